@@ -1,0 +1,8 @@
+"""Sandboxes for running untrusted code: a Linux process sandbox and a Docker backend.
+
+No torch here, and nothing from ``rewards`` or ``grpo_core``: imports flow one way.
+"""
+
+from sandboxes.base import Limits, RunResult, Sandbox, SandboxUnavailable
+
+__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable"]
