@@ -30,7 +30,7 @@ demo: $(STAMP)
 # System pieces the sandbox tests need: bubblewrap (local sandbox), a running Docker
 # engine and the locally built sandbox image (nothing is pulled from a registry).
 system:
-	bash sandboxes/docker/setup-host.sh
+	bash sandboxes/setup-host.sh
 
 test: system $(STAMP)
 	$(BIN)/ruff check .

@@ -4,5 +4,6 @@ No torch here, and nothing from ``rewards`` or ``grpo_core``: imports flow one w
 """
 
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxUnavailable
+from sandboxes.registry import get_sandbox
 
-__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable"]
+__all__ = ["Limits", "RunResult", "Sandbox", "SandboxUnavailable", "get_sandbox"]
