@@ -1,0 +1,193 @@
+"""Memory-lean per-token log-probs and entropies from next-token logits.
+
+For the logits z in R^V at one position and the token o_t actually generated there,
+
+    log pi(o_t | q, o_<t) = z_{o_t} - logsumexp(z),
+
+and the sequence log-prob is the sum of these over t (eq. 1.6 of grpo-textbook.md). The naive
+``torch.log_softmax(logits, -1).gather(...)`` materialises a full [B, T, V] log-prob tensor to
+keep only B*T numbers out of it; with a 32k-152k vocabulary that copy (and the one more that
+its backward makes) dominates memory. Here the [B*T, V] rows are processed ``chunk_size`` rows at
+a time, so the forward only ever holds one chunk of temporaries plus the [B*T] logsumexps, and
+the backward allocates the gradient once and fills it chunk by chunk:
+
+    d log pi(o_t) / d z_v = [v = o_t] - softmax(z)_v,   softmax(z)_v = exp(z_v - logsumexp(z)).
+
+Low-precision logits (bfloat16, float16) are reduced in float32 and their log-probs come back as
+float32 (the ratios pi_theta / pi_old built from them need the precision); float32 and float64
+logits give log-probs of the same dtype. The gradient always has the logits' dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+
+DEFAULT_CHUNK_SIZE = 1024
+
+_Block = tuple[int, int, Tensor]  # (first flat row, end flat row, [rows, V] view of the logits)
+
+
+def token_logprobs(
+    logits: Tensor, token_ids: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Tensor:
+    """Log-prob of each chosen token: ``log pi(o_t) = z_{o_t} - logsumexp(z)`` (terms of eq. 1.6).
+
+    Args:
+        logits: [B, T, V] next-token logits, any floating dtype; may require grad.
+        token_ids: [B, T] integer ids in [0, V) of the tokens whose log-prob is wanted.
+        chunk_size: rows of the flattened [B*T, V] view reduced at once (peak extra memory is
+            about ``chunk_size * V`` elements); values >= B*T process everything in one go.
+
+    Returns:
+        [B, T] log-probs, float32 for 16-bit logits, else the logits' dtype. Differentiable
+        w.r.t. ``logits`` with a chunked backward that never holds more than the gradient itself
+        plus one chunk; equal (to rounding) to ``log_softmax(logits, -1).gather(-1, ids[..., None])``.
+    """
+    ids = _check_inputs(logits, token_ids, chunk_size)
+    if torch.is_grad_enabled() and logits.requires_grad:
+        return _TokenLogprobs.apply(logits, ids, chunk_size)
+    with torch.no_grad():
+        return _forward(logits, ids, chunk_size)[0]
+
+
+@torch.no_grad()
+def token_entropy(logits: Tensor, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Tensor:
+    """Entropy of the full next-token distribution at each position, for monitoring only.
+
+    ``H_t = -sum_v p_v log p_v`` with ``p = softmax(z)``, reduced ``chunk_size`` rows at a time.
+    Runs under ``torch.no_grad()``: the result carries no gradient (do not put it in a loss).
+
+    Args:
+        logits: [B, T, V] next-token logits, any floating dtype.
+        chunk_size: rows of the flattened [B*T, V] view reduced at once.
+
+    Returns:
+        [B, T] entropies in nats, float32 for 16-bit logits, else the logits' dtype.
+    """
+    _check_logits(logits, chunk_size)
+    out = logits.new_empty(logits.shape[:2], dtype=_reduce_dtype(logits.dtype))
+    flat = out.view(-1)
+    for start, stop, block in _row_blocks(logits, chunk_size):
+        z = block.to(flat.dtype)
+        p = torch.softmax(z, dim=-1)
+        # -sum p log p; entr(0) = 0 keeps masked (-inf) vocabulary entries out of the sum.
+        flat[start:stop] = torch.special.entr(p, out=p).sum(dim=-1)
+    return out
+
+
+class _TokenLogprobs(torch.autograd.Function):
+    """Chunked z_{o_t} - logsumexp(z) saving only the logits (no copy) and the [N] logsumexp."""
+
+    @staticmethod
+    def forward(ctx: Any, logits: Tensor, ids: Tensor, chunk_size: int) -> Tensor:
+        logp, lse = _forward(logits, ids, chunk_size)
+        ctx.save_for_backward(logits, ids, lse)
+        ctx.chunk_size = chunk_size
+        return logp
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, None, None]:
+        logits, ids, lse = ctx.saved_tensors
+        return _backward(logits, ids, lse, grad_out, ctx.chunk_size), None, None
+
+
+def _forward(logits: Tensor, ids: Tensor, chunk_size: int) -> tuple[Tensor, Tensor]:
+    """Return ([B, T] log-probs, [B*T] logsumexp) without any [B, T, V]-sized temporary."""
+    batch, steps, _ = logits.shape
+    dtype = _reduce_dtype(logits.dtype)
+    lse = logits.new_empty(batch * steps, dtype=dtype)
+    flat_ids = ids.reshape(-1, 1)
+    chosen = torch.empty_like(lse)
+    for start, stop, block in _row_blocks(logits, chunk_size):
+        z = block.to(dtype)
+        torch.logsumexp(z, dim=-1, out=lse[start:stop])
+        chosen[start:stop] = z.gather(-1, flat_ids[start:stop]).squeeze(-1)
+    return (chosen - lse).view(batch, steps), lse
+
+
+def _backward(
+    logits: Tensor, ids: Tensor, lse: Tensor, grad_out: Tensor, chunk_size: int
+) -> Tensor:
+    """grad z_v = g * ([v = o_t] - exp(z_v - lse)), written chunk by chunk into one buffer."""
+    batch, steps, vocab = logits.shape
+    grad = torch.empty((batch, steps, vocab), dtype=logits.dtype, device=logits.device)
+    grad_flat = grad.view(-1, vocab)
+    g = grad_out.reshape(-1, 1).to(lse.dtype)
+    flat_ids = ids.reshape(-1, 1)
+    in_place = logits.dtype == lse.dtype  # 16-bit logits need a float32 scratch chunk
+    for start, stop, block in _row_blocks(logits, chunk_size):
+        rows = grad_flat[start:stop]
+        work = rows if in_place else torch.empty_like(block, dtype=lse.dtype)
+        torch.sub(block, lse[start:stop, None], out=work)
+        work.exp_().mul_(g[start:stop].neg())
+        work.scatter_add_(-1, flat_ids[start:stop], g[start:stop])
+        if not in_place:
+            rows.copy_(work)
+    return grad
+
+
+def _row_blocks(logits: Tensor, chunk_size: int) -> Iterator[_Block]:
+    """Yield (start, stop, [stop - start, V] view) covering the flattened rows of ``logits``.
+
+    Contiguous-enough logits are viewed as [B*T, V] and cut into ``chunk_size`` rows. Logits whose
+    batch and time dims cannot be merged without a copy (e.g. ``logits[:, :-1]``) are cut per
+    sequence instead, so no [B, T, V] copy is ever made.
+    """
+    batch, steps, vocab = logits.shape
+    try:
+        flat = logits.view(batch * steps, vocab)
+    except RuntimeError:
+        for b in range(batch):
+            for t0 in range(0, steps, chunk_size):
+                t1 = min(t0 + chunk_size, steps)
+                yield b * steps + t0, b * steps + t1, logits[b, t0:t1]
+        return
+    for start in range(0, batch * steps, chunk_size):
+        stop = min(start + chunk_size, batch * steps)
+        yield start, stop, flat[start:stop]
+
+
+def _reduce_dtype(dtype: torch.dtype) -> torch.dtype:
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _check_logits(logits: Tensor, chunk_size: int) -> None:
+    if not isinstance(logits, Tensor) or logits.ndim != 3:
+        shape = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"logits must be a [B, T, V] tensor, got shape {shape}")
+    if not logits.is_floating_point():
+        raise ValueError(f"logits must be floating point, got dtype {logits.dtype}")
+    if logits.shape[-1] == 0:
+        raise ValueError(f"logits {tuple(logits.shape)} has an empty vocabulary dimension V")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+
+
+def _check_inputs(logits: Tensor, token_ids: Tensor, chunk_size: int) -> Tensor:
+    """Validate shapes, dtypes and id range; return the ids as int64 on the logits' device."""
+    _check_logits(logits, chunk_size)
+    if not isinstance(token_ids, Tensor) or token_ids.shape != logits.shape[:2]:
+        shape = (
+            tuple(token_ids.shape) if isinstance(token_ids, Tensor) else type(token_ids).__name__
+        )
+        raise ValueError(
+            f"token_ids must be [B, T] = {tuple(logits.shape[:2])} to match logits "
+            f"{tuple(logits.shape)}, got shape {shape}"
+        )
+    if token_ids.is_floating_point() or token_ids.is_complex() or token_ids.dtype == torch.bool:
+        raise ValueError(f"token_ids must be an integer tensor, got dtype {token_ids.dtype}")
+    ids = token_ids.to(device=logits.device, dtype=torch.long)
+    if ids.numel():
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= logits.shape[-1]:
+            bad = lo if lo < 0 else hi
+            where = tuple(int(i) for i in (ids == bad).nonzero()[0])
+            raise ValueError(
+                f"token_ids must lie in [0, V={logits.shape[-1]}), got {bad} at index {where}"
+            )
+    return ids

@@ -1,0 +1,30 @@
+"""The built-in plugin: registers grpokit's own verifiers and suites through the public hooks,
+exactly as a third-party plugin does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from rewards.hookspecs import hookimpl
+
+VERIFIERS: tuple[str, ...] = ()
+
+SUITES: tuple[str, ...] = ()
+
+
+def _load(path: str) -> type:
+    module, _, name = path.partition(":")
+    return getattr(import_module(module), name)
+
+
+@hookimpl
+def register_verifiers(register: Callable[[type], None]) -> None:
+    for path in VERIFIERS:
+        register(_load(path))
+
+
+@hookimpl
+def register_suites(register: Callable[[type], None]) -> None:
+    for path in SUITES:
+        register(_load(path))
