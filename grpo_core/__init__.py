@@ -19,7 +19,15 @@ _EXPORTS = {
     "token_entropy": "grpo_core.logprobs",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AdaptiveKLController",
+    "grpo_loss",
+    "kl_penalty",
+    "outcome_advantages",
+    "process_advantages",
+    "token_entropy",
+    "token_logprobs",
+]
 
 if TYPE_CHECKING:
     from grpo_core.advantages import outcome_advantages, process_advantages

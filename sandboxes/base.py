@@ -65,7 +65,7 @@ class Sandbox(ABC):
     ) -> RunResult:
         """Run ``source`` as a Python program with ``files`` in its working directory."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release workers, containers and temp dirs. Idempotent."""
 
     def __enter__(self) -> Sandbox:

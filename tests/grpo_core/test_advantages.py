@@ -156,6 +156,10 @@ def test_process_matches_naive_definition(steps):
                 want = (
                     0.0
                     if flat
-                    else sum(float((r - mu) / sigma) for r, e in zip(rewards[i], ends[i]) if e >= t)
+                    else sum(
+                        float((r - mu) / sigma)
+                        for r, e in zip(rewards[i], ends[i], strict=True)
+                        if e >= t
+                    )
                 )
                 assert adv[i, t].item() == pytest.approx(want, abs=1e-4)
