@@ -8,7 +8,13 @@ from importlib import import_module
 
 from rewards.hookspecs import hookimpl
 
-VERIFIERS: tuple[str, ...] = ()
+VERIFIERS: tuple[str, ...] = (
+    "rewards.verifiers.format_tags:FormatVerifier",
+    "rewards.verifiers.format_tags:TagCountVerifier",
+    "rewards.verifiers.language:LanguageVerifier",
+    "rewards.verifiers.length:LengthVerifier",
+    "rewards.verifiers.repetition:RepetitionVerifier",
+)
 
 SUITES: tuple[str, ...] = ()
 
