@@ -14,9 +14,12 @@ VERIFIERS: tuple[str, ...] = (
     "rewards.verifiers.language:LanguageVerifier",
     "rewards.verifiers.length:LengthVerifier",
     "rewards.verifiers.repetition:RepetitionVerifier",
+    "rewards.verifiers.code_tests:CodeVerifier",
 )
 
-SUITES: tuple[str, ...] = ()
+SUITES: tuple[str, ...] = (
+    "rewards.suites.humaneval:HumanEvalSuite",
+)
 
 
 def _load(path: str) -> type:

@@ -1,0 +1,218 @@
+"""Child side of the sandbox zygote: prepare one forked child and run the program in it.
+
+Imported only inside the sandbox, by ``_zygote.py`` (it is bind-mounted next to it).
+Everything here runs after ``fork()`` and before the untrusted source; ``child_main``
+never returns.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import builtins
+import ctypes
+import io
+import linecache
+import os
+import resource
+import signal
+import site
+import stat
+import sys
+import traceback
+import types
+
+WORKDIR = "/tmp"
+SETUP_FAILED = 125  # exit code of a child whose setup (not the program) failed
+CHILD_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": WORKDIR,
+    "TMPDIR": WORKDIR,
+    "LANG": "C.UTF-8",
+    "USER": "sandbox",
+    "LOGNAME": "sandbox",
+}
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def prctl_dumpable(flag: int) -> None:
+    """PR_SET_DUMPABLE: 0 forbids ptrace and /proc/PID/mem access by same-uid processes."""
+    _LIBC.prctl(4, flag, 0, 0, 0)
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` with no supplementary groups."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # from root to non-root: clears every capability
+
+
+def _write_files(files: dict) -> None:
+    """Write the request's files (base64 on the wire) into the work dir."""
+    for name, (_, data) in files.items():
+        path = os.path.join(WORKDIR, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(base64.b64decode(data))
+
+
+def _apply_limits(limits: dict) -> None:
+    """Soft and hard rlimits from ``Limits`` (hard == soft: the program cannot raise them)."""
+    mb = 1 << 20
+    for which, value in (
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_MSGQUEUE, 0),
+        (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
+        (resource.RLIMIT_AS, int(limits["memory_mb"]) * mb),
+        (resource.RLIMIT_NPROC, int(limits["max_processes"])),
+        (resource.RLIMIT_FSIZE, int(limits["max_file_mb"]) * mb),
+        (resource.RLIMIT_NOFILE, int(limits["max_open_files"])),
+    ):
+        # CPU: SIGXCPU at the soft limit, SIGKILL one second later at the hard limit
+        hard = value + 1 if which == resource.RLIMIT_CPU else value
+        resource.setrlimit(which, (value, hard))
+
+
+def _std_streams() -> None:
+    """Fresh sys.stdin/stdout/stderr on fds 0-2, configured as the interpreter would."""
+
+    def stream(fd: int, mode: str, errors: str, line: bool) -> io.TextIOWrapper:
+        raw = io.FileIO(fd, mode, closefd=False)
+        buf = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+        return io.TextIOWrapper(buf, encoding="utf-8", errors=errors, line_buffering=line)
+
+    sys.stdin = sys.__stdin__ = stream(0, "r", "surrogateescape", False)
+    sys.stdout = sys.__stdout__ = stream(1, "w", "surrogateescape", False)
+    sys.stderr = sys.__stderr__ = stream(2, "w", "backslashreplace", True)
+
+
+def _exit_status(code: object) -> int:
+    """The process exit status for ``SystemExit(code)``, as the interpreter computes it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _finish(status: int) -> int:
+    """What the interpreter does at exit: join threads, run atexit hooks, flush."""
+    threading = sys.modules.get("threading")
+    try:
+        if threading is not None:
+            threading._shutdown()  # type: ignore[attr-defined]
+        atexit._run_exitfuncs()
+    except BaseException:  # a failing hook must not stop the flush below
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            status = status or 120
+    return status
+
+
+def _run_program(source: str) -> int:
+    """Run ``source`` as ``__main__`` the way ``python main.py`` would; return the exit code."""
+    _std_streams()
+    site.setquit()  # exit() / quit() builtins, which -S leaves out
+    main = types.ModuleType("__main__")
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    sys.argv = ["main.py"]
+    sys.path.insert(0, WORKDIR)
+    linecache.cache["main.py"] = (len(source), None, source.splitlines(True), "main.py")
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed()
+    try:
+        exec(compile(source, "main.py", "exec"), main.__dict__)  # we are the sandboxed child
+        status = 0
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+    except BaseException as exc:
+        status = 1
+        try:
+            traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # type: ignore[union-attr]
+        except BaseException:
+            os.write(2, f"\n{type(exc).__name__}\n".encode())
+    return _finish(status)
+
+
+def child_main(req: dict, args: dict, stdin_fd: int, out_w: int, err_w: int) -> None:
+    """Runs in the forked child; never returns."""
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd, target in ((stdin_fd, 0), (out_w, 1), (err_w, 2)):
+            os.dup2(fd, target)
+        os.closerange(3, 1 << 20)
+        if args["setuid"]:
+            drop_privileges(args["uid"], args["gid"])
+        prctl_dumpable(1)
+        os.umask(0o022)
+        os.chdir(WORKDIR)
+        _write_files(req.get("files") or {})
+        _apply_limits(req["limits"])
+        os.environ.clear()
+        os.environ.update(CHILD_ENV)
+    except BaseException as exc:
+        os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
+        os._exit(SETUP_FAILED)
+    status = 1
+    try:
+        status = _run_program(req["source"])
+    finally:
+        os._exit(status)
+
+
+# ----------------------------------------------------------------------------- janitor
+
+
+def _remove_tree_contents(root: str) -> None:
+    """Delete everything under ``root``, fixing modes on the way (no recursion limit)."""
+    stack = [(os.path.join(root, name), False) for name in os.listdir(root)]
+    while stack:
+        path, emptied = stack.pop()
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+        elif emptied:
+            os.rmdir(path)
+        else:
+            os.chmod(path, 0o700)
+            stack.append((path, True))
+            stack.extend((os.path.join(path, name), False) for name in os.listdir(path))
+
+
+def _remove_sysv_ipc() -> None:
+    """Remove the SysV shared memory, queues and semaphores the run left in our IPC namespace."""
+    libc = _LIBC
+    for kind, remove in (
+        ("shm", lambda ident: libc.shmctl(ident, 0, None)),  # IPC_RMID == 0
+        ("msg", lambda ident: libc.msgctl(ident, 0, None)),
+        ("sem", lambda ident: libc.semctl(ident, 0, 0)),
+    ):
+        with open(f"/proc/sysvipc/{kind}") as table:
+            ids = [int(line.split()[1]) for line in table.readlines()[1:] if line.strip()]
+        for ident in ids:
+            if remove(ident) != 0:
+                raise OSError(ctypes.get_errno(), f"cannot remove SysV {kind} {ident}")
+
+
+def janitor_main(args: dict) -> None:
+    """Runs in a forked child after each request, as the run's uid; never returns."""
+    status = 1
+    try:
+        if args["setuid"]:
+            drop_privileges(args["uid"], args["gid"])
+        _remove_tree_contents(WORKDIR)
+        _remove_sysv_ipc()
+        status = 0
+    except BaseException as exc:
+        os.write(2, f"sandbox janitor failed: {exc!r}\n".encode())
+    finally:
+        os._exit(status)
