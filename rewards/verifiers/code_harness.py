@@ -297,11 +297,15 @@ class Child:
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             return f"killed by signal {sig} ({signal.Signals(sig).name})"
-        return f"exited with code {os.WEXITSTATUS(status)} before answering"
+        return f"exited with code {os.WEXITSTATUS(status)}"
 
     def output(self, name):
-        with open(os.path.join(self.workdir, name), "rb") as fh:
-            return fh.read(OUTPUT_CAP).decode("utf-8", "replace")
+        """What C wrote to its stdout or stderr file ("" if it never got to create it)."""
+        try:
+            with open(os.path.join(self.workdir, name), "rb") as fh:
+                return fh.read(OUTPUT_CAP).decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
 
 
 def make_proxy(child, name):
@@ -318,14 +322,7 @@ def run_case(ctrl, spec, index, case):
     child = Child(ctrl, case, kind, spec["case_timeout"], os.path.join(os.getcwd(), f"case{index}"))
     try:
         if kind == "io":
-            reason = child.exit_reason() if child.finish() is None else None
-            return {
-                "status": "result",
-                "stdout": child.output("stdout"),
-                "stderr": child.output("stderr")[-2000:],
-                "error": reason,
-                "exit": child.status,
-            }
+            return io_verdict(child)
         try:
             ready = child.receive()
         except CandidateError as exc:
@@ -341,6 +338,17 @@ def run_case(ctrl, spec, index, case):
         return run_assert(child, spec, case, ready["ready"])
     finally:
         child.finish()
+
+
+def io_verdict(child):
+    """A program's output, or why it did not end normally (timeout, signal, exit code)."""
+    error = None
+    if child.finish() is None:
+        error = "timeout"
+    elif child.status != 0:
+        last = child.output("stderr").strip().splitlines()[-1:] or [""]
+        error = f"error: {child.exit_reason()}: {last[0][:300]}".rstrip(": ")
+    return {"status": "result", "stdout": child.output("stdout"), "error": error}
 
 
 def run_assert(child, spec, case, names):

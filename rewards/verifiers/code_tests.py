@@ -98,6 +98,11 @@ class CodeVerifier(Verifier):
         )
         verdicts = parse_verdicts(run.stdout, token)
         reasons = [self._judge(verdicts.get(i), expected[i]) for i in range(cases)]
+        if run.out_of_memory:  # a kill by the memory limit (cgroup OOM) arrives as SIGKILL
+            reasons = [
+                r and r.replace("error: killed by signal 9", "memory: killed by signal 9")
+                for r in reasons
+            ]
         return self._result(reasons, run)
 
     def _judge(self, verdict: dict | None, expected: Any) -> str | None:
