@@ -191,3 +191,64 @@ def test_helpers():
     assert not same_value(1, 1.0) and not same_value(True, 1) and not same_value((1,), [1])
     assert same_value(float("nan"), float("nan"))
     assert same_value(1.0000001, 1.0, rel_tol=1e-6) and not same_value(1.0000001, 1.0)
+
+
+def test_grpo_verify_and_eval_on_the_three_formats(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    rows = [
+        {"id": "asserts", "completion": GOOD_ADD, "tests": ADD_ASSERTS, "label": 1},
+        {"id": "check", "completion": GOOD_ADD, "tests": ADD_CHECK, "label": 1},
+        {
+            "id": "call",
+            "completion": GOOD_ADD.replace("a + b", "a - b"),
+            "tests": ADD_CALL,
+            "label": 0,
+        },
+        {"id": "io", "completion": GOOD_SUM, "tests": SUM_IO, "label": 1},
+    ]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out.jsonl"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rewards",
+            "eval",
+            "--input",
+            str(path),
+            "--verifiers",
+            "code",
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    scores = [json.loads(line)["scores"]["code"]["score"] for line in out.read_text().splitlines()]
+    assert scores == [1.0, 1.0, 0.0, 1.0]
+    one = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rewards",
+            "verify",
+            "code",
+            "--completion",
+            GOOD_SUM,
+            "--field",
+            "tests=" + json.dumps(SUM_IO),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(one.stdout)["score"] == 1.0, one.stderr
