@@ -9,6 +9,7 @@ from importlib import import_module
 from rewards.hookspecs import hookimpl
 
 VERIFIERS: tuple[str, ...] = (
+    "rewards.verifiers.math_answer:MathVerifier",
     "rewards.verifiers.format_tags:FormatVerifier",
     "rewards.verifiers.format_tags:TagCountVerifier",
     "rewards.verifiers.language:LanguageVerifier",
