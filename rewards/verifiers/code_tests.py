@@ -67,6 +67,12 @@ def sandbox_for(backend: str) -> Any:
     return _SANDBOXES[backend]
 
 
+def close_sandboxes() -> None:
+    """Close this process's sandboxes (they are also closed at interpreter exit)."""
+    while _SANDBOXES:
+        _SANDBOXES.popitem()[1].close()
+
+
 def extract_code(completion: str) -> str:
     """The last fenced python block (or last unlabelled block), else the whole completion."""
     blocks = FENCE.findall(completion)

@@ -7,6 +7,7 @@ import pytest
 
 from rewards.verifiers.code_tests import (
     CodeVerifier,
+    close_sandboxes,
     extract_code,
     normalise_output,
     same_value,
@@ -47,11 +48,13 @@ def backend(request):
         sandbox_for(request.param)
     except (SandboxUnavailable, ImportError) as exc:
         pytest.skip(f"sandbox backend {request.param!r} unavailable: {exc}")
-    return request.param
+    yield request.param
+    close_sandboxes()  # no container may outlive this module
 
 
 def score(backend, completion, tests, **options):
-    return CodeVerifier(backend=backend, case_timeout=3, **options)(completion, {"tests": tests})
+    options = {"case_timeout": 3, **options}
+    return CodeVerifier(backend=backend, **options)(completion, {"tests": tests})
 
 
 @pytest.mark.parametrize(
@@ -151,6 +154,7 @@ def test_expected_outputs_are_not_readable_in_the_sandbox(backend):
         "import os\nhits = []\n"
         "for root, dirs, files in os.walk('/'):\n"
         "    if root.startswith(('/proc', '/sys', '/usr', '/dev', '/lib', '/root/.pyenv')):\n"
+        "        dirs[:] = []\n"
         "        continue\n"
         "    for name in files:\n"
         "        try:\n            data = open(os.path.join(root, name), errors='ignore').read()\n"
@@ -160,7 +164,7 @@ def test_expected_outputs_are_not_readable_in_the_sandbox(backend):
         "print(hits[0] if hits else 'nothing found')\n"
     )
     io = {"kind": "io", "cases": [{"stdin": "", "stdout": secret}]}
-    result = score(backend, hunter, io)
+    result = score(backend, hunter, io, case_timeout=30)
     assert result.score == 0.0 and "nothing found" in result.reason, result.reason
 
 
