@@ -25,7 +25,7 @@ $(STAMP): $(BIN)/python pyproject.toml $(wildcard plugins/*/pyproject.toml)
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/grpo demo
+	$(BIN)/grpo train
 
 # System pieces the sandbox tests need: bubblewrap (local sandbox), a running Docker
 # engine and the locally built sandbox image (nothing is pulled from a registry).

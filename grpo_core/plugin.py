@@ -25,3 +25,22 @@ def register_commands(cli: Any) -> None:
             f"greedy accuracy: {history[0]:.3f} after step 1 -> {history[-1]:.3f} "
             f"after step {len(history)}"
         )
+
+    from grpo_core.train_cli import EPILOG
+
+    @cli.command(
+        epilog=EPILOG,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+    @click.option("--suite", help="Task suite (default: arithmetic).")
+    @click.option("--model", help="Local path or Hub name (default: the embedded tiny policy).")
+    @click.option(
+        "--config", type=click.Path(exists=True, dir_okay=False), help="YAML configuration."
+    )
+    @click.option("--out", help="Output directory (default: runs/grpo).")
+    @click.pass_context
+    def train(ctx: click.Context, suite, model, config, out) -> None:
+        """GRPO training (Algorithm 1) on a Hugging Face causal LM; --KEY VALUE overrides."""
+        from grpo_core.train_cli import run_train
+
+        run_train(suite, model, config, out, ctx.args)

@@ -16,9 +16,14 @@ VERIFIERS: tuple[str, ...] = (
     "rewards.verifiers.length:LengthVerifier",
     "rewards.verifiers.repetition:RepetitionVerifier",
     "rewards.verifiers.code_tests:CodeVerifier",
+    "rewards.verifiers.arithmetic:ArithmeticVerifier",
+    "rewards.verifiers.arithmetic:ArithmeticDigitsVerifier",
+    "rewards.verifiers.arithmetic:ArithmeticStepsVerifier",
 )
 
 SUITES: tuple[str, ...] = (
+    "rewards.suites.arithmetic:ArithmeticSuite",
+    "rewards.suites.arithmetic:ArithmeticStepsSuite",
     "rewards.suites.humaneval:HumanEvalSuite",
 )
 

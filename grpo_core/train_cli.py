@@ -1,0 +1,55 @@
+"""The body of ``grpo train`` (registered from grpo_core.plugin; torch is imported only here,
+when the command runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from grpo_core.config import ConfigError, field_names, parse_overrides, resolve_config, to_yaml
+
+EPILOG = (
+    "Any configuration key can be set with --KEY VALUE (or in the --config YAML file); "
+    "keys: " + ", ".join(field_names()) + ". "
+    "With no --model the embedded default policy is built (first run) and trained."
+)
+
+
+def run_train(
+    suite: str | None,
+    model: str | None,
+    config: str | None,
+    out: str | None,
+    extra: Sequence[str],
+) -> dict[str, Any]:
+    """Resolve the configuration, print it, train, and report before/after accuracy."""
+    try:
+        overrides = parse_overrides(extra)
+        for key, value in (("suite", suite), ("model", model), ("out", out)):
+            if value is not None:
+                overrides[key] = value
+        cfg = resolve_config(config, overrides)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo("resolved configuration:")
+    click.echo(to_yaml(cfg).rstrip())
+    from grpo_core.trainer import Trainer
+
+    try:
+        trainer = Trainer(cfg, log=click.echo)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    result = trainer.run()
+    before = result.initial.accuracy if result.initial else None
+    after = result.final.accuracy if result.final else None
+    if before is not None and after is not None:
+        click.echo(
+            f"held-out accuracy: {before:.1%} -> {after:.1%} ({(after - before) * 100:+.1f} points) "
+            f"after {result.steps} steps in {result.grpo_seconds:.1f}s of GRPO"
+        )
+    click.echo(f"metrics: {result.out / 'metrics.jsonl'}; samples: {result.out / 'samples.jsonl'}")
+    if cfg.save_final:
+        click.echo(f"final model: {result.out / 'final'}")
+    return {"before": before, "after": after}
