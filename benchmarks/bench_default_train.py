@@ -53,6 +53,7 @@ def run_grpokit(seed: int, work: Path) -> dict:
     cmd = [str(ROOT / ".venv" / "bin" / "grpo"), "train", "--out", str(out), "--seed", str(seed)]
     cmd += ["--eval_every", str(EVAL_EVERY), "--progress", "false"]
     env = {**os.environ, "GRPOKIT_CACHE": str(cache)}
+    load_before = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
@@ -98,6 +99,7 @@ def run_grpokit(seed: int, work: Path) -> dict:
         },
         "eval_seconds_each": sum(r["time_eval"] for r in rows if r["time_eval"]) / len(evals),
         "policy_path": policy["path"],
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "curve": [(s, a) for s, a, _ in evals],
     }
 
@@ -216,6 +218,7 @@ def trl_worker(model_path: str, out: str, max_steps: int, seed: int) -> None:
         "steps_to_gain": hit[0] if hit else None,
         "heldout_at_gain": hit[1] if hit else None,
         "grpo_seconds_to_gain": (hit[2] - state["start"]) if hit else None,
+        "process_seconds_to_gain": hit[2] if hit else None,
         "steps": steps,
         "final_heldout": state["curve"][-1][1],
         "seconds_per_step": train_seconds / max(steps, 1),
@@ -230,6 +233,14 @@ def trl_worker(model_path: str, out: str, max_steps: int, seed: int) -> None:
 
 def _fmt(value, pattern="{:.1f}") -> str:
     return "n/a" if value is None else pattern.format(value)
+
+
+def _trl_total(trl: dict | None, main: dict) -> str:
+    """TRL's own process time to +20 plus the warm start it was given (built by grpokit)."""
+    if not trl or trl.get("process_seconds_to_gain") is None:
+        return "n/a"
+    own = trl["process_seconds_to_gain"]
+    return f"{own:.1f} + warm start {main['warm_start_seconds']:.1f} = {own + main['warm_start_seconds']:.1f}"
 
 
 def write_report(runs: list[dict], trl: dict | None) -> None:
@@ -255,7 +266,7 @@ def write_report(runs: list[dict], trl: dict | None) -> None:
         f"| GRPO seconds to +20 | n/a | {_fmt(trl and trl['grpo_seconds_to_gain'])} | "
         f"{_fmt(main['grpo_seconds_to_gain'])} |",
         f"| **seconds from process start to +20** (incl. warm start) | "
-        f"**{ANCHOR['seconds_to_gain_from_start']:.0f}** | n/a | "
+        f"**{ANCHOR['seconds_to_gain_from_start']:.0f}** | {_trl_total(trl, main)} | "
         f"**{_fmt(main['seconds_to_gain_from_start'])}** |",
         f"| seconds per step | {ANCHOR['seconds_per_step']} | "
         f"{_fmt(trl and trl['seconds_per_step'], '{:.3f}')} | {main['seconds_per_step']:.3f} |",
@@ -270,7 +281,9 @@ def write_report(runs: list[dict], trl: dict | None) -> None:
         f"n/a | {main['process_wall_seconds']:.1f} s ({main['steps']} steps) |",
         "",
         "Held-out evaluation (500 rows, greedy) every 5 steps is included in every time above "
-        f"(grpokit: {main['eval_seconds_each']:.2f} s each).",
+        f"(grpokit: {main['eval_seconds_each']:.2f} s each). The machine is shared: 1-minute load "
+        f"average {main['load_average'][0]} before and {main['load_average'][1]} after the "
+        "headline run (2 cores; other jobs slow torch's 2-thread parallel regions sharply).",
         "",
     ]
     if len(runs) > 1:
@@ -278,14 +291,15 @@ def write_report(runs: list[dict], trl: dict | None) -> None:
             "Other seeds (warm start and GRPO both reseeded, fresh cache each):",
             "",
             "| seed | warm start | warm-start held-out | steps to +20 | s from start to +20 | "
-            "final held-out |",
-            "|---|---|---|---|---|---|",
+            "final held-out | 1-min load before / after |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in runs:
             lines.append(
                 f"| {r['seed']} | {r['warm_start_steps']} steps, {r['warm_start_seconds']:.1f} s | "
                 f"{r['warm_start_heldout']:.1%} | {_fmt(r['steps_to_gain'], '{}')} | "
-                f"{_fmt(r['seconds_to_gain_from_start'])} | {r['final_heldout']:.1%} |"
+                f"{_fmt(r['seconds_to_gain_from_start'])} | {r['final_heldout']:.1%} | "
+                f"{r['load_average'][0]} / {r['load_average'][1]} |"
             )
         lines.append("")
     curve = ", ".join(f"{s}: {a:.1%}" for s, a in main["curve"])

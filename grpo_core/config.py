@@ -84,7 +84,7 @@ class TrainConfig:
     max_grad_norm: float | None = 1.0  #: None = no clipping (the norm is still logged)
 
     # -- evaluation, logging, runtime -------------------------------------------------------
-    eval_every: int = 20  #: held-out greedy accuracy every N steps (and at 0 and the end); 0 = off
+    eval_every: int = 10  #: held-out greedy accuracy every N steps (and at 0 and the end); 0 = off
     eval_rows: int = 500  #: held-out (test split) problems evaluated
     eval_batch_size: int = 500
     samples_every: int = 20  #: write the step's samples to samples.jsonl every N steps; 0 = off

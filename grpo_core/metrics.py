@@ -7,7 +7,9 @@ distinct fields: ``completion_accuracy`` (share of this step's sampled completio
 correctness verifiers all gave 1) and ``heldout_accuracy`` (greedy, on the held-out rows, on
 evaluation steps). ``advantage_mean`` / ``_std`` are over completions (outcome mode) or over
 completion tokens (process mode). ``clip_frac_*`` and ``ratio_mean`` are token means over the mu
-passes: with mu = 1 the ratio is exactly 1 by construction. ``tokens_per_s`` is the step's
+passes: with mu = 1 the ratio is exactly 1 by construction; ``entropy`` is the mean next-token
+entropy over the completion tokens trained on (zero-advantage sequences are skipped when there is
+no KL term, see grpo_core.optimize). ``tokens_per_s`` is the step's
 completion tokens over its wall time. ``elapsed`` counts from process start.
 """
 

@@ -95,8 +95,9 @@ def trainable_rows(advantages: Tensor, needs_all: bool) -> Tensor:
     """Indices of the sequences the passes must run on (all of them when a KL term is on)."""
     if needs_all:
         return torch.arange(advantages.shape[0])
-    per_row = advantages.abs() if advantages.dim() == 1 else advantages.abs().amax(dim=1)
-    return (per_row > 0).nonzero().flatten()
+    nonzero = advantages != 0  # NaN counts as non-zero: it must reach the loss and be caught
+    per_row = nonzero if advantages.dim() == 1 else nonzero.any(dim=1)
+    return per_row.nonzero().flatten()
 
 
 def micro_batches(rows: Tensor, size: int) -> list[Tensor]:

@@ -8,6 +8,7 @@ the run's own settings only) and restored when the final model is saved.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -17,16 +18,20 @@ from grpo_core.config import TrainConfig
 from grpo_core.sampling import isolate_generation_config
 
 
-def load_policy(cfg: TrainConfig, log: Callable[[str], None]) -> tuple[Any, Any, dict[str, Any]]:
-    """``(model, tokenizer, info)`` for ``cfg.model`` or the embedded default."""
+def load_policy(
+    cfg: TrainConfig, log: Callable[[str], None], suite: Any = None
+) -> tuple[Any, Any, dict[str, Any]]:
+    """``(model, tokenizer, info)`` for ``cfg.model`` or the embedded default (built for
+    ``suite`` with all its resolved options, so that a changed suite default rebuilds it)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if cfg.model is None:
         from grpo_core.tiny_model import DefaultPolicySpec, default_policy
 
-        spec = DefaultPolicySpec(
-            suite=cfg.suite, suite_options=dict(cfg.suite_options), seed=cfg.seed
-        )
+        options = dict(cfg.suite_options)
+        if suite is not None and dataclasses.is_dataclass(suite.options):
+            options = dataclasses.asdict(suite.options)
+        spec = DefaultPolicySpec(suite=cfg.suite, suite_options=options, seed=cfg.seed)
         path, info = default_policy(spec, log=log)
         info = {"model": "embedded default", "path": str(path), **info}
     else:

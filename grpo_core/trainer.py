@@ -86,13 +86,16 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
+        self.train_rows, self.test_rows, suite = suite_rows(cfg, plugins)
+        self.scheme = resolve_scheme(cfg, suite, plugins)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.yaml").write_text(to_yaml(cfg))
         self.accelerator = Accelerator(log_with=_trackers(cfg.report_to), project_dir=str(self.out))
-        self.train_rows, self.test_rows, suite = suite_rows(cfg, plugins)
-        self.scheme = resolve_scheme(cfg, suite, plugins)
-        policy, self.tokenizer, self.policy_info = load_policy(cfg, log)
+        tracked = {k: v for k, v in vars(cfg).items() if isinstance(v, int | float | str | bool)}
+        self.accelerator.init_trackers("grpo", config=tracked)
+        _check_trackers(cfg.report_to, self.accelerator)
+        policy, self.tokenizer, self.policy_info = load_policy(cfg, log, suite)
         self.state = self._initial_state(policy)
         self.max_new_tokens = completion_budget(cfg, self.train_rows, policy)
         if cfg.max_new_tokens is None:
@@ -111,8 +114,6 @@ class Trainer:
             max_length=self.max_new_tokens,
             max_grad_norm=cfg.max_grad_norm,
         )
-        tracked = {k: v for k, v in vars(cfg).items() if isinstance(v, int | float | str | bool)}
-        self.accelerator.init_trackers("grpo", config=tracked)
 
     def _initial_state(self, policy: Any) -> TrainState:
         from transformers import get_scheduler
@@ -356,3 +357,15 @@ def _trackers(report_to: str) -> list[str] | None:
     if names == ["none"]:
         return None
     return names
+
+
+def _check_trackers(report_to: str, accelerator: Any) -> None:
+    """An explicitly requested tracker that did not start (not installed) is an error."""
+    wanted = set(_trackers(report_to) or []) if report_to.strip() != "auto" else set()
+    started = {getattr(t, "name", "") for t in accelerator.trackers}
+    missing = sorted(wanted - started)
+    if missing:
+        raise ValueError(
+            f"report_to: tracker {missing[0]!r} did not start (is its package installed?); "
+            f"use report_to=none or auto"
+        )

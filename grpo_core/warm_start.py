@@ -24,6 +24,8 @@ from grpo_core.tiny_model import DefaultPolicySpec, check_alphabet
 IGNORE = -100
 #: the calibration rows are drawn from the train split with seed + CALIBRATION_SEED_OFFSET
 CALIBRATION_SEED_OFFSET = 7919
+#: a progress line every this many warm-start steps
+PROGRESS_EVERY = 100
 
 
 def encode_supervised(tokenizer: Any, rows: Sequence[dict]) -> tuple[Tensor, Tensor]:
@@ -112,6 +114,11 @@ def warm_start(
         if step % ws.check_every == 0:
             accuracy = greedy_exact_match(model, cal_ids, cal_labels)
             history.append((step, round(accuracy, 4)))
+        if step % PROGRESS_EVERY == 0:
+            log(
+                f"warm start: step {step}, loss {float(loss):.3f}, calibration accuracy "
+                f"{accuracy:.1%} (stops at {ws.target:.0%})"
+            )
     seconds = time.perf_counter() - start
     reached = accuracy >= ws.target
     log(

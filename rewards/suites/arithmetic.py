@@ -2,7 +2,7 @@
 
 ``arithmetic`` asks for one result (``042+317=`` -> ``359``); ``arithmetic-steps`` chains more
 operands and asks for the running result after each operation, one per line
-(``12+34+56=`` -> ``46\\n102``), so its verifier can reward every intermediate line (process
+(``2+2+2+5=`` -> ``04\\n06\\n11``), so its verifier can reward every intermediate line (process
 supervision, textbook eq. 3.6-3.7).
 
 Difficulty is set by the options: operand ``digits``, the ``operators`` drawn from (``+``, ``-``,
@@ -189,14 +189,17 @@ class ArithmeticSuite(TaskSuite):
 
 @dataclass(frozen=True)
 class ArithmeticStepsOptions(ArithmeticOptions):
-    """As ``arithmetic``, but three operands and every running result on its own line."""
+    """As ``arithmetic``, but four one-digit operands and every running result on its own line
+    (``2+2+2+5=`` -> ``04\n06\n11``): a chain the embedded tiny policy can learn in a few
+    hundred warm-start steps (three-digit chains take it thousands)."""
 
-    terms: int = 3
+    digits: int = 1
+    terms: int = 4
     steps: bool = True
 
 
 class ArithmeticStepsSuite(ArithmeticSuite):
-    """Operand chains answered one running result per line (``12+34+56=`` -> ``46\\n102``)."""
+    """Operand chains answered one running result per line (``2+2+2+5=`` -> ``04\\n06\\n11``)."""
 
     name = "arithmetic-steps"
     description = "Arithmetic chains with one running result per line; a reward per line"

@@ -510,3 +510,65 @@ def test_automatic_completion_budget(model_path):
     assert completion_budget(build_config({}), rows, model) == 11  # embedded: longest + 2
     assert completion_budget(build_config({"model": "x"}), rows, model) == 32  # half the context
     assert completion_budget(build_config({"max_new_tokens": 7}), rows, model) == 7
+
+
+def test_prompts_use_the_chat_template_when_the_tokenizer_has_one():
+    from grpo_core.sampling import encode_prompts, prompt_texts
+    from grpo_core.tiny_model import build_tokenizer
+
+    tok = build_tokenizer()
+    rows = [{"prompt": "1+2="}]
+    assert prompt_texts(tok, rows, chat_template=True) == ["1+2="]  # no template: as is
+    tok.chat_template = (
+        "{% for m in messages %}{{ m['content'] }}\n{% endfor %}{% if add_generation_prompt %}"
+        "= {% endif %}"
+    )
+    assert prompt_texts(tok, rows, chat_template=True) == ["1+2=\n= "]
+    assert prompt_texts(tok, rows, chat_template=False) == ["1+2="]
+    assert encode_prompts(tok, rows).mask.sum() == len("1+2=\n= ")
+
+
+def test_evaluate_reports_accuracy_over_judged_rows(tmp_path, model_path, plugins):
+    from grpo_core.evaluation import evaluate
+    from rewards.scheme import RewardScheme
+
+    trainer = make_trainer(tmp_path, model_path, plugins, eval_every=1)
+    rows = trainer.test_rows
+    always = RewardScheme.from_config({"t_constant": 1.0}, plugins=plugins, workers=0)
+    result = evaluate(
+        trainer.model, trainer.tokenizer, rows, always, max_new_tokens=4, batch_size=3
+    )
+    assert result.accuracy == 1.0 and result.rows == len(rows) == len(result.completions)
+    share = RewardScheme.from_config({"t_digit_share": 1.0}, plugins=plugins, workers=0)
+    graded = evaluate(trainer.model, trainer.tokenizer, rows, share, max_new_tokens=4)
+    expected = [sum(c.isdigit() for c in t) == len(t) > 0 for t in graded.completions]
+    assert graded.correct == expected
+
+
+def test_a_non_finite_gradient_skips_the_optimiser_step(tmp_path, model_path, plugins):
+    import torch
+
+    from grpo_core import optimize
+
+    trainer = make_trainer(tmp_path, model_path, plugins, group_size=8)
+    rollout, _, adv = one_step(trainer)
+    poisoned = adv.clone()
+    poisoned[int(adv.abs().argmax())] = float("nan")
+    before = [p.clone() for p in trainer.model.parameters()]
+    figures = optimize.optimise(
+        trainer.state.policy, trainer.state.optimizer, trainer.accelerator, rollout, poisoned,
+        trainer.pass_settings,
+    )  # fmt: skip
+    assert figures["skipped"] and figures["skip_reason"] == "non-finite gradient norm"
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters(), strict=True))
+
+
+def test_a_requested_tracker_that_is_not_installed_is_an_error(tmp_path, model_path, plugins):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX"):
+        trainer = make_trainer(tmp_path, model_path, plugins, report_to="tensorboard")
+        assert [t.name for t in trainer.accelerator.trackers] == ["tensorboard"]
+        return
+    with pytest.raises(ValueError, match="tracker 'tensorboard' did not start"):
+        make_trainer(tmp_path, model_path, plugins, report_to="tensorboard")

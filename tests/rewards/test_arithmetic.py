@@ -84,7 +84,8 @@ def test_question_style_and_steps_suite():
     row = plugins.suite("arithmetic", style="question", pad=False).rows("test", limit=1)[0]
     assert row["prompt"].startswith("What is ") and " + " in row["prompt"]
     steps = plugins.suite("arithmetic-steps").rows("train", limit=5)
-    assert all(len(r["intermediate"]) == 2 and r["solution"].count("\n") == 1 for r in steps)
+    assert all(len(r["intermediate"]) == 3 and r["solution"].count("\n") == 2 for r in steps)
+    assert all(len(r["prompt"]) == 8 and len(r["solution"]) == 8 for r in steps)  # 2+2+2+5=
 
 
 @pytest.mark.parametrize(
