@@ -18,7 +18,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[train,test,trl,humaneval]"
+	$(BIN)/pip install -q -e ".[train,test,trl,humaneval,lora]"
 	for p in plugins/*/; do $(BIN)/pip install -q -e "$$p"; done
 	touch $(STAMP)
 

@@ -95,7 +95,23 @@ class TrainConfig:
     progress: bool = True  #: progress bar
     threads: int | None = 2  #: torch.set_num_threads; None = torch's default
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"  #: policy weights
+    gradient_checkpointing: bool = False  #: recompute activations in backward (less memory)
+
+    # -- LoRA (needs the `lora` extra: peft) ------------------------------------------------
+    lora_r: int = 0  #: LoRA rank; 0 = train all weights. With LoRA pi_ref = adapter disabled
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_target_modules: str = "all-linear"  #: comma-separated module names, or all-linear
+
+    # -- reward scoring overlap -------------------------------------------------------------
+    #: score finished groups in the reward workers while later groups still generate
+    overlap_scoring: bool = False
     save_final: bool = True  #: save model + tokenizer to OUT/final
+
+    # -- checkpoints ------------------------------------------------------------------------
+    checkpoint_every: int = 0  #: write OUT/checkpoints/step-N atomically every N steps; 0 = off
+    checkpoint_keep: int = 2  #: complete checkpoints kept (older ones are deleted)
+    resume: bool = False  #: continue from the last complete checkpoint in OUT
 
     def __post_init__(self) -> None:
         validate(self)
@@ -110,7 +126,7 @@ def _positive(cfg: TrainConfig, names: Iterable[str]) -> None:
 def validate(cfg: TrainConfig) -> None:
     """Check value ranges and combinations; raise ConfigError naming the key."""
     _positive(cfg, ("prompts_per_step", "group_size", "mu", "micro_batch_size"))
-    _positive(cfg, ("eval_batch_size", "kl_horizon"))
+    _positive(cfg, ("eval_batch_size", "kl_horizon", "checkpoint_keep"))
     if cfg.max_new_tokens is not None and cfg.max_new_tokens < 1:
         raise ConfigError(f"max_new_tokens must be >= 1 or null, got {cfg.max_new_tokens}")
     for name in (
@@ -120,6 +136,7 @@ def validate(cfg: TrainConfig) -> None:
         "eval_every",
         "samples_every",
         "eval_rows",
+        "checkpoint_every",
     ):
         if getattr(cfg, name) < 0:
             raise ConfigError(f"{name} must be >= 0, got {getattr(cfg, name)}")
@@ -145,6 +162,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"max_grad_norm must be > 0 or null, got {cfg.max_grad_norm}")
     if cfg.max_prompt_length is not None and cfg.max_prompt_length < 1:
         raise ConfigError(f"max_prompt_length must be >= 1, got {cfg.max_prompt_length}")
+    if cfg.lora_r < 0:
+        raise ConfigError(f"lora_r must be >= 0 (0 = no LoRA), got {cfg.lora_r}")
     if cfg.threads is not None and cfg.threads < 1:
         raise ConfigError(f"threads must be >= 1 or null, got {cfg.threads}")
 
