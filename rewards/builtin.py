@@ -25,6 +25,7 @@ SUITES: tuple[str, ...] = (
     "rewards.suites.arithmetic:ArithmeticSuite",
     "rewards.suites.arithmetic:ArithmeticStepsSuite",
     "rewards.suites.humaneval:HumanEvalSuite",
+    "rewards.suites.gsm8k:GSM8KSuite",
 )
 
 

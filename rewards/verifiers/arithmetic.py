@@ -20,6 +20,7 @@ extra line gets 0. Its score is 1 when the final line holds the answer.
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -60,12 +61,10 @@ def _expected(row: Mapping[str, Any], field: str = "answer") -> int:
         raise ValueError(f"task field {field!r} is not an integer: {value!r}") from None
 
 
-class ArithmeticVerifier(Verifier):
-    """1 when the answer read from the completion equals the row's integer ``answer``."""
+class IntegerAnswerVerifier(Verifier):
+    """Base of the verifiers that compare one integer read from the completion (option
+    ``extract``) with the row's integer ``answer``; subclasses implement ``judge``."""
 
-    name = "arithmetic"
-    kind = "correct"
-    description = "Integer arithmetic: the last line (or last number) equals the answer"
     Options = ExtractOptions
     required_fields = ("answer",)
 
@@ -77,6 +76,21 @@ class ArithmeticVerifier(Verifier):
         text = read_answer(completion, self.options.extract)
         if text is None:
             return VerifyResult(0.0, "no integer answer found")
+        return self.judge(text, expected)
+
+    @abstractmethod
+    def judge(self, text: str, expected: int) -> VerifyResult:
+        """The verdict for the integer literal ``text`` read from the completion."""
+
+
+class ArithmeticVerifier(IntegerAnswerVerifier):
+    """1 when the answer read from the completion equals the row's integer ``answer``."""
+
+    name = "arithmetic"
+    kind = "correct"
+    description = "Integer arithmetic: the last line (or last number) equals the answer"
+
+    def judge(self, text: str, expected: int) -> VerifyResult:
         ok = int(text) == expected
         return VerifyResult(1.0 if ok else 0.0, f"read {text}, expected {expected}")
 
@@ -91,23 +105,14 @@ def digit_credit(got: int, expected: int) -> float:
     return sum(x == y for x, y in zip(a, b, strict=True)) / width
 
 
-class ArithmeticDigitsVerifier(Verifier):
+class ArithmeticDigitsVerifier(IntegerAnswerVerifier):
     """Partial credit: the share of the answer's digits that are right (aligned from the units)."""
 
     name = "arithmetic_digits"
     kind = "aux"
     description = "Per-digit partial credit for an integer answer (0 to 1)"
-    Options = ExtractOptions
-    required_fields = ("answer",)
 
-    def verify(self, completion: str, row: Mapping[str, Any]) -> VerifyResult:
-        try:
-            expected = _expected(row)
-        except ValueError as exc:
-            return VerifyResult.failure(str(exc))
-        text = read_answer(completion, self.options.extract)
-        if text is None:
-            return VerifyResult(0.0, "no integer answer found")
+    def judge(self, text: str, expected: int) -> VerifyResult:
         credit = digit_credit(int(text), expected)
         return VerifyResult(credit, f"read {text}, expected {expected}: {credit:.2f} of digits")
 
