@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,19 @@ class RewardScheme:
                     by_kind["correct"][i] = 0.0
         totals = [sum(by_kind[k][i] for k in by_kind) for i in range(len(rows))]
         return ScoredBatch(totals, results, by_kind, weights)
+
+    @property
+    def can_prefetch(self) -> bool:
+        """Whether ``prefetch`` is available (scoring runs in worker processes)."""
+        return self.scorer.workers > 0
+
+    def prefetch(self, position: int, completion: str, row: Mapping[str, Any]) -> list[Future]:
+        """Start scoring one completion in the worker processes now, for the next ``score``
+        call that holds the same completion and row at ``position`` (it then waits for these
+        results instead of scoring the item again). Returns the item's futures, one per
+        component. Results are the same as without prefetching; only the timing changes."""
+        names = [c.name for c in self.components]
+        return self.scorer.prefetch(position, names, completion, row)
 
     def _format_ok(self, results: Mapping[str, list[Timed]], row: int) -> bool:
         return all(

@@ -5,6 +5,12 @@ outlives ``timeout`` seconds has its worker killed and replaced, and comes back 
 error result. A crashed worker (segfault, ``os._exit``) costs only its item. Workers are forked
 from a clean fork server with the verifier modules preloaded, so replacing one is cheap and no
 torch or CUDA state of the parent is ever inherited.
+
+Scoring can also start before the whole batch is known: ``submit`` returns futures without
+waiting, and ``prefetch`` starts one item that a later ``score`` call will hold at a given
+position. ``score`` reuses a prefetched item when the completion and the row at that position
+are the same (else scores it afresh), so prefetching never changes a result, only when the work
+is done (the trainer scores completions that have ended while the rest still generate).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +72,23 @@ def _work(name: str, completion: str, row: Mapping[str, Any]) -> Timed:
     return run_one(_WORKER_VERIFIERS[name], completion, row)
 
 
+@dataclass
+class _Prefetched:
+    """One item whose scoring started early, by every verifier asked for."""
+
+    completion: str
+    row: Mapping[str, Any]
+    futures: dict[str, Future]
+
+    def matches(self, completion: str, row: Mapping[str, Any], names: Sequence[str]) -> bool:
+        same_row = row is self.row or row == self.row
+        return completion == self.completion and same_row and all(n in self.futures for n in names)
+
+    def cancel(self) -> None:
+        for future in self.futures.values():
+            future.cancel()
+
+
 class BatchScorer:
     """Scores items with a pool of ``workers`` processes and a per-item ``timeout``.
 
@@ -85,6 +109,7 @@ class BatchScorer:
         self.timeout = timeout
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self._pool: ProcessPool | None = None
+        self._prefetched: dict[int, _Prefetched] = {}
 
     def _get_pool(self) -> ProcessPool:
         if self._pool is None:
@@ -106,22 +131,65 @@ class BatchScorer:
         rows: Sequence[Mapping[str, Any]],
         on_done: Callable[[], None] | None = None,
     ) -> dict[str, list[Timed]]:
-        """Score every completion with every verifier in ``names``; results keep input order."""
-        if len(completions) != len(rows):
-            raise ValueError(f"{len(completions)} completions but {len(rows)} rows")
-        unknown = [n for n in names if n not in self.verifiers]
-        if unknown:
-            raise KeyError(f"verifier {unknown[0]!r} is not loaded in this scorer")
+        """Score every completion with every verifier in ``names``; results keep input order.
+        Items prefetched at the same position with the same completion and row are not scored
+        again; every other prefetched item is cancelled."""
+        self._check(names, completions, rows)
+        prefetched, self._prefetched = self._prefetched, {}
         if self.workers == 0:
             return {n: self._inline(n, completions, rows, on_done) for n in names}
-        pool = self._get_pool()
-        futures = {
-            n: [
-                pool.schedule(_work, (n, c, r), timeout=self.timeout)
-                for c, r in zip(completions, rows, strict=True)
-            ]
-            for n in names
+        futures: dict[str, list[Future]] = {n: [] for n in names}
+        for i, (c, r) in enumerate(zip(completions, rows, strict=True)):
+            item = prefetched.pop(i, None)
+            if item is None or not item.matches(c, r, names):
+                if item is not None:
+                    item.cancel()
+                item = _Prefetched(c, r, {n: self._start(n, c, r) for n in names})
+            for n in names:
+                futures[n].append(item.futures[n])
+        for item in prefetched.values():
+            item.cancel()
+        return self.collect(futures, on_done)
+
+    def submit(
+        self, names: Sequence[str], completions: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[Future]]:
+        """Start scoring without waiting; ``collect`` turns the futures into results. With
+        ``workers=0`` the items are scored here and now and the futures come back done."""
+        self._check(names, completions, rows)
+        return {
+            n: [self._start(n, c, r) for c, r in zip(completions, rows, strict=True)] for n in names
         }
+
+    def prefetch(
+        self, position: int, names: Sequence[str], completion: str, row: Mapping[str, Any]
+    ) -> list[Future]:
+        """Start scoring one item in the workers now, for a later ``score`` call that holds it
+        at ``position``; returns its futures (one per verifier). Needs ``workers > 0``."""
+        if self.workers == 0:
+            raise ValueError(
+                "prefetch needs scoring worker processes (workers > 0): inline scoring would "
+                "block the caller"
+            )
+        self._check(names, [completion], [row])
+        old = self._prefetched.pop(position, None)
+        if old is not None:
+            old.cancel()
+        item = _Prefetched(completion, row, {n: self._start(n, completion, row) for n in names})
+        self._prefetched[position] = item
+        return list(item.futures.values())
+
+    def discard_prefetched(self) -> None:
+        """Cancel every prefetched item that no ``score`` call has used."""
+        prefetched, self._prefetched = self._prefetched, {}
+        for item in prefetched.values():
+            item.cancel()
+
+    def collect(
+        self, futures: Mapping[str, Sequence[Future]], on_done: Callable[[], None] | None = None
+    ) -> dict[str, list[Timed]]:
+        """Wait for ``submit``'s futures; a timeout, dead worker or exception becomes an error
+        result for that item only."""
         out: dict[str, list[Timed]] = {}
         for n, items in futures.items():
             out[n] = []
@@ -130,6 +198,26 @@ class BatchScorer:
                 if on_done:
                     on_done()
         return out
+
+    def _check(
+        self, names: Sequence[str], completions: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if len(completions) != len(rows):
+            raise ValueError(f"{len(completions)} completions but {len(rows)} rows")
+        unknown = [n for n in names if n not in self.verifiers]
+        if unknown:
+            raise KeyError(f"verifier {unknown[0]!r} is not loaded in this scorer")
+
+    def _start(self, name: str, completion: str, row: Mapping[str, Any]) -> Future:
+        """One item's future: scheduled in the pool, or (``workers=0``) scored right away."""
+        if self.workers:
+            return self._get_pool().schedule(_work, (name, completion, row), timeout=self.timeout)
+        future: Future = Future()
+        try:
+            future.set_result(run_one(self.verifiers[name], completion, row))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
 
     def _inline(self, name, completions, rows, on_done) -> list[Timed]:
         results = []
@@ -150,6 +238,7 @@ class BatchScorer:
             return Timed(VerifyResult.failure(f"crash: {type(exc).__name__}: {exc}"), 0.0)
 
     def close(self) -> None:
+        self.discard_prefetched()
         if self._pool is not None:
             self._pool.stop()
             self._pool.join()
