@@ -96,6 +96,10 @@ class TrainConfig:
     threads: int | None = 2  #: torch.set_num_threads; None = torch's default
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"  #: policy weights
     gradient_checkpointing: bool = False  #: recompute activations in backward (less memory)
+    #: zero the model's own dropout (attention/hidden), so that pi_theta's log-probs are the
+    #: policy that sampled (the ratio of eq. 3.1 is exactly 1 on the first pass); LoRA's own
+    #: ``lora_dropout`` is applied as set
+    disable_dropout: bool = True
 
     # -- LoRA (needs the `lora` extra: peft) ------------------------------------------------
     lora_r: int = 0  #: LoRA rank; 0 = train all weights. With LoRA pi_ref = adapter disabled
@@ -104,7 +108,9 @@ class TrainConfig:
     lora_target_modules: str = "all-linear"  #: comma-separated module names, or all-linear
 
     # -- reward scoring overlap -------------------------------------------------------------
-    #: score finished groups in the reward workers while later groups still generate
+    #: send each completion to the reward workers as soon as it ends, while the batch still
+    #: generates (same samples and rewards). Needs reward_workers > 0 and spare cores: keep
+    #: threads + reward_workers <= cores, or it slows generation (benchmarks/results/vs_trl.md)
     overlap_scoring: bool = False
     save_final: bool = True  #: save model + tokenizer to OUT/final
 

@@ -4,17 +4,26 @@ With no ``model`` the embedded default policy is used (grpo_core.tiny_model), bu
 run's suite, options and seed on first use and cached. A tokenizer without a pad token pads with
 its EOS. The model's shipped ``generation_config`` is set aside while training (sampling follows
 the run's own settings only) and restored when the final model is saved.
+
+``gradient_checkpointing`` recomputes each decoder layer's activations in the backward pass
+(non-reentrant torch checkpointing) instead of keeping them: less memory, one more forward per
+layer, the same loss and gradients. ``config.use_cache`` is off while training (no forward builds
+a KV cache); generation still uses the cache, since it runs in eval mode, where nothing is
+checkpointed, and asks for it explicitly. With ``lora_r > 0`` the policy is wrapped in a LoRA
+adapter (grpo_core.lora) and saved merged into a plain transformers model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from grpo_core.config import TrainConfig
+from grpo_core.lora import apply_lora, folds, is_peft_model, merged_state_dict, parameter_counts
 from grpo_core.sampling import isolate_generation_config
 
 
@@ -43,8 +52,74 @@ def load_policy(
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, cfg.dtype))
     info["generation_config"] = isolate_generation_config(model, tokenizer)
-    info["parameters"] = sum(p.numel() for p in model.parameters())
+    if cfg.disable_dropout:
+        info["dropout_disabled"] = disable_dropout(model)
+    if cfg.gradient_checkpointing:
+        info["use_cache"] = enable_checkpointing(model)
+    model = apply_lora(model, cfg, log)
+    info["trainable_parameters"], info["parameters"] = parameter_counts(model)
     return model, tokenizer, info
+
+
+def disable_dropout(model: Any) -> int:
+    """Set every dropout of ``model`` to 0: ``nn.Dropout`` modules and the float
+    ``attention_dropout`` / ``dropout`` attributes attention layers apply functionally (as
+    Llama's does). Returns how many were non-zero. Without this, the training forward draws
+    fresh dropout masks and the ratio pi_theta / pi_old of eq. 3.1 is noise even at mu = 1."""
+    changed = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            changed += module.p > 0
+            module.p = 0.0
+        for name in ("attention_dropout", "dropout"):
+            value = getattr(module, name, None)
+            if isinstance(value, float) and not isinstance(module, torch.nn.Dropout):
+                changed += value > 0
+                setattr(module, name, 0.0)
+    return changed
+
+
+def enable_checkpointing(model: Any) -> bool:
+    """Turn on non-reentrant activation checkpointing and ``config.use_cache = False``; return
+    the previous ``use_cache`` (restored in the saved model)."""
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise ValueError(
+            f"gradient_checkpointing: {type(model).__name__} does not support it; "
+            f"set gradient_checkpointing=false"
+        )
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5 (the new name)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    previous = bool(getattr(model.config, "use_cache", True))
+    model.config.use_cache = False
+    return previous
+
+
+def save_policy(model: Any, tokenizer: Any, path: Path, info: dict[str, Any]) -> list[Path]:
+    """Save a plain transformers model + tokenizer to ``path`` (loadable by ``grpo evaluate
+    --model``): a LoRA policy merged (its adapter also to ``path``-adapter while the base weights
+    are the loaded ones, i.e. no reference reset folded it in). The shipped generation config and
+    ``use_cache`` are restored. Returns the directories written."""
+    peft = is_peft_model(model)
+    base = model.get_base_model() if peft else model
+    shipped = info.get("generation_config")
+    if shipped is not None:
+        base.generation_config = shipped
+    use_cache = base.config.use_cache
+    base.config.use_cache = info.get("use_cache", use_cache)
+    try:
+        base.save_pretrained(path, state_dict=merged_state_dict(model) if peft else None)
+    finally:
+        base.config.use_cache = use_cache
+    tokenizer.save_pretrained(path)
+    written = [Path(path)]
+    if peft and folds(model) == 0:
+        adapter = Path(path).with_name(Path(path).name + "-adapter")
+        model.save_pretrained(adapter)
+        written.append(adapter)
+    return written
 
 
 def suite_rows(cfg: TrainConfig, plugins: Any = None) -> tuple[list[dict], list[dict], Any]:
