@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ METRIC_FIELDS = (
     "loss", "grad_norm", "lr", "updates", "trained_sequences",
     "completion_len_mean", "completion_len_max", "truncated_frac", "empty_frac",
     "prompts_truncated", "reward_errors", "reward_timeouts", "reward_nonfinite", "reward_crashes",
-    "tokens_per_s", "time_generation", "time_scoring", "time_optimisation", "time_eval",
+    "tokens_per_s", "time_generation", "time_scoring", "time_scoring_hidden", "scored_early",
+    "time_optimisation", "time_eval",
     "time_step", "elapsed",
 )  # fmt: skip
 
@@ -96,22 +98,84 @@ def complete_row(row: dict[str, Any]) -> dict[str, Any]:
     return full
 
 
+@dataclass(frozen=True)
+class LogPosition:
+    """How far metrics.jsonl and samples.jsonl had got at the end of ``step`` (a checkpoint's
+    record; a resumed run cuts the files back to it)."""
+
+    step: int
+    metrics_bytes: int
+    metrics_rows: int
+    samples_bytes: int
+    samples_rows: int
+
+
 class RunLog:
     """Writes metrics.jsonl and samples.jsonl under ``out``, feeds the accelerate trackers and
-    a tqdm progress bar."""
+    a tqdm progress bar. With ``resume`` (a checkpoint's ``LogPosition``) the files are cut back
+    to that position and appended to, and the bar starts at its step."""
 
-    def __init__(self, out: Path, accelerator: Any, total_steps: int, progress: bool) -> None:
+    def __init__(
+        self,
+        out: Path,
+        accelerator: Any,
+        total_steps: int,
+        progress: bool,
+        resume: LogPosition | None = None,
+    ) -> None:
         out.mkdir(parents=True, exist_ok=True)
         self.metrics_path, self.samples_path = out / "metrics.jsonl", out / "samples.jsonl"
-        self._metrics = self.metrics_path.open("w", encoding="utf-8")
-        self._samples = self.samples_path.open("w", encoding="utf-8")
+        self._metrics, self._samples = self._open_logs(resume)
         self.accelerator = accelerator
         self.bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total_steps, desc="grpo train", unit="step", dynamic_ncols=True)
-        self.last_heldout: float | None = None
+            self.bar = tqdm(
+                total=total_steps,
+                initial=resume.step if resume else 0,
+                desc="grpo train",
+                unit="step",
+                dynamic_ncols=True,
+            )
+        self.last_heldout: float | None = self._last_heldout() if resume else None
+
+    def _open_logs(self, resume: LogPosition | None) -> tuple[Any, Any]:
+        """Open both files: truncated afresh, or (``resume``) cut back to the position and
+        opened for appending."""
+        if resume is None:
+            return (
+                self.metrics_path.open("w", encoding="utf-8"),
+                self.samples_path.open("w", encoding="utf-8"),
+            )
+        check_logs(self.metrics_path.parent, resume)
+        cut_back(self.metrics_path, resume.metrics_bytes)
+        cut_back(self.samples_path, resume.samples_bytes)
+        return (
+            self.metrics_path.open("a", encoding="utf-8"),
+            self.samples_path.open("a", encoding="utf-8"),
+        )
+
+    def _last_heldout(self) -> float | None:
+        """The newest held-out accuracy in metrics.jsonl (for the bar after a resume)."""
+        for line in reversed(self.metrics_path.read_text(encoding="utf-8").splitlines()):
+            value = json.loads(line).get("heldout_accuracy")
+            if value is not None:
+                return value
+        return None
+
+    def position(self, step: int) -> LogPosition:
+        """Where both files stand after ``step``: flushed and fsynced, so that a checkpoint
+        recording it never points past what is on disk."""
+        figures: list[int] = []
+        files = ((self._metrics, self.metrics_path), (self._samples, self.samples_path))
+        for handle, path in files:
+            if handle is not None and not handle.closed:
+                handle.flush()
+                os.fsync(handle.fileno())
+            data = path.read_bytes() if path.exists() else b""
+            figures += [len(data), data.count(b"\n")]
+        return LogPosition(step, *figures)
 
     def echo(self, message: str) -> None:
         if self.bar is not None:
@@ -157,6 +221,31 @@ class RunLog:
             self.bar.close()
         self._metrics.close()
         self._samples.close()
+
+
+def check_logs(out: Path, position: LogPosition) -> None:
+    """Raise ValueError unless metrics.jsonl and samples.jsonl under ``out`` still begin with
+    what a checkpoint recorded at ``position`` (at least the bytes, and those hold the rows)."""
+    for name, size, rows in (
+        ("metrics.jsonl", position.metrics_bytes, position.metrics_rows),
+        ("samples.jsonl", position.samples_bytes, position.samples_rows),
+    ):
+        path = out / name
+        data = path.read_bytes()[:size] if path.exists() else b""
+        if len(data) < size or data.count(b"\n") != rows:
+            raise ValueError(
+                f"resume: {path} no longer begins with the {rows} rows ({size} bytes) recorded "
+                f"at the checkpoint of step {position.step}: it was changed since, so the run "
+                f"cannot continue it (choose another out to start afresh)"
+            )
+
+
+def cut_back(path: Path, size: int) -> None:
+    """Truncate ``path`` (created if missing) to ``size`` bytes, durably."""
+    with path.open("ab") as handle:
+        handle.truncate(size)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def _postfix(row: dict[str, Any], heldout: float | None) -> dict[str, str]:

@@ -14,10 +14,18 @@ count for the token aggregation), so the accumulated gradient is the full-batch 
 - A non-finite gradient norm skips the optimiser step (reported, never applied).
 - Log-probs use logits divided by the sampling temperature (the policy that generated the
   completions), through the memory-lean ``token_logprobs``.
+- Several processes (``accelerate launch``, grpo_core.distributed): ``num_items`` and the
+  number of trainable sequences are summed over the processes; each micro-batch but the last
+  runs under ``accelerator.no_sync`` so gradients are synchronised once per pass; the loss is
+  back-propagated times P because the synchronisation averages, so the result is the gradient
+  of the whole batch as one process would compute it. A process whose share has nothing to
+  train joins the synchronisation with one zero-weighted micro-batch. The figures (loss, token
+  means, entropy) are sums over the processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from grpo_core.distributed import sum_dicts, sum_over_processes
 from grpo_core.logprobs import token_entropy, token_logprobs
 from grpo_core.loss import grpo_loss
 from grpo_core.rollout import Rollout
@@ -84,8 +93,8 @@ def rollout_logprobs(
 
 
 def normaliser(rollout: Rollout, aggregation: str) -> float:
-    """grpo_loss's global ``num_items``: completion tokens (token aggregation) or sequences.
-    Under multi-process training this is the sum over processes (an all-reduce)."""
+    """grpo_loss's ``num_items`` of ``rollout``: completion tokens (token aggregation) or
+    sequences. ``optimise`` sums it over the processes (an all-reduce) for the global one."""
     if aggregation == "token":
         return float(rollout.completions.mask.sum())
     return float(rollout.size)
@@ -118,8 +127,18 @@ class _Mean:
             if k != "tokens":
                 self.sums[k] = self.sums.get(k, 0.0) + v * w
 
-    def means(self) -> dict[str, float]:
-        return {k: v / self.weight for k, v in self.sums.items()} if self.weight else {}
+    def totals(self) -> dict[str, float]:
+        """Weighted sums and the weight, summable over processes (``from_totals``)."""
+        return {"stat_weight": self.weight, **{f"stat_sum/{k}": v for k, v in self.sums.items()}}
+
+    @staticmethod
+    def from_totals(totals: dict[str, float]) -> dict[str, float]:
+        """The means from (summed) ``totals``."""
+        weight = totals.get("stat_weight", 0.0)
+        if not weight:
+            return {}
+        prefix = "stat_sum/"
+        return {k[len(prefix) :]: v / weight for k, v in totals.items() if k.startswith(prefix)}
 
 
 def optimise(
@@ -133,12 +152,18 @@ def optimise(
     beta: float = 0.0,
     ref_logprobs: Tensor | None = None,
 ) -> dict[str, Any]:
-    """Run the mu passes; return the step's optimisation figures (``skipped`` when no update)."""
+    """Run the mu passes; return the step's optimisation figures (``skipped`` when no update).
+
+    Under several processes ``rollout`` is this process's share: ``num_items`` and the figures
+    are summed over the processes and the gradient is the whole batch's (module docstring)."""
     rows = trainable_rows(advantages, needs_all=ref_logprobs is not None)
-    if rows.numel() == 0:
+    trained, num_items = sum_over_processes(
+        accelerator, [float(rows.numel()), normaliser(rollout, settings.aggregation)]
+    )
+    if trained == 0:
         return {"skipped": True, "skip_reason": "every group has zero reward variance"}
-    chunks = micro_batches(rows, settings.micro_batch_size)
-    num_items = normaliser(rollout, settings.aggregation)
+    idle = rows.numel() == 0  # other processes train: join their gradient sync with 0 x loss
+    chunks = micro_batches(torch.arange(1) if idle else rows, settings.micro_batch_size)
     old = None
     if settings.mu > 1:  # pi_old differs from pi_theta after the first pass
         old = rollout_logprobs(model, rollout, chunks, settings.temperature)
@@ -148,20 +173,24 @@ def optimise(
     for pass_index in range(settings.mu):
         optimizer.zero_grad(set_to_none=True)
         total = 0.0
-        for index in chunks:
-            loss, st, ent = _micro_step(
-                model,
-                rollout,
-                index,
-                advantages,
-                old,
-                ref_logprobs,
-                settings,
-                beta,
-                num_items,
-                pass_index == 0,
-            )
-            accelerator.backward(loss)
+        for k, index in enumerate(chunks):
+            last = k == len(chunks) - 1  # gradients are synchronised once, on the last one
+            with contextlib.nullcontext() if last else accelerator.no_sync(model):
+                loss, st, ent = _micro_step(
+                    model,
+                    rollout,
+                    index,
+                    advantages,
+                    old,
+                    ref_logprobs,
+                    settings,
+                    beta,
+                    num_items,
+                    pass_index == 0,
+                )
+                accelerator.backward(_process_scaled(accelerator, loss, idle))
+            if idle:
+                continue
             total += float(loss.detach())
             stats.add(st)
             if ent is not None:
@@ -176,19 +205,36 @@ def optimise(
         optimizer.step()
         updates += 1
     optimizer.zero_grad(set_to_none=True)
+    sums = sum_dicts(
+        accelerator,
+        {"loss": losses[0], "entropy": entropy[0], "entropy_tokens": entropy[1], **stats.totals()},
+    )
     out = {
         "skipped": updates == 0,
         "skip_reason": None if updates else "non-finite gradient norm",
         "updates": updates,
-        "loss": losses[0],
+        "loss": sums.pop("loss"),
         "grad_norm": norms[0],
-        "trained_sequences": int(rows.numel()),
-        "entropy": entropy[0] / entropy[1] if entropy[1] else None,
-        **stats.means(),
+        "trained_sequences": int(trained),
+        "entropy": _ratio(sums.pop("entropy"), sums.pop("entropy_tokens")),
+        **_Mean.from_totals(sums),
     }
     if updates < settings.mu and updates:
         out["skip_reason"] = f"non-finite gradient norm after {updates} of {settings.mu} passes"
     return out
+
+
+def _process_scaled(accelerator: Any, loss: Tensor, idle: bool) -> Tensor:
+    """The loss to back-propagate: 0 x loss on an idle process; P x loss under P processes,
+    since the gradient sync averages over processes while the losses add up to the batch's."""
+    if idle:
+        return loss * 0.0
+    processes = accelerator.num_processes
+    return loss * processes if processes > 1 else loss
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
 
 
 def _micro_step(
@@ -228,9 +274,10 @@ def _micro_step(
 
 
 def _clip(accelerator: Any, model: Any, max_norm: float | None) -> float:
-    """Clip the gradient norm to ``max_norm`` (when set); return the norm before clipping."""
-    params = [p for p in model.parameters() if p.grad is not None]
-    if not params:
+    """Clip the gradient norm to ``max_norm`` (when set); return the norm before clipping.
+    All parameters are passed (accelerate recognises a sharded FSDP model by its full list;
+    parameters without a gradient are ignored)."""
+    if not any(p.grad is not None for p in model.parameters()):
         return 0.0
-    norm = accelerator.clip_grad_norm_(params, max_norm if max_norm else float("inf"))
+    norm = accelerator.clip_grad_norm_(list(model.parameters()), max_norm or float("inf"))
     return float(norm)

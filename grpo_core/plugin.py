@@ -44,12 +44,16 @@ def register_commands(cli: Any) -> None:
         "--config", type=click.Path(exists=True, dir_okay=False), help="YAML configuration."
     )
     @click.option("--out", help="Output directory (default: runs/grpo).")
+    @click.option(
+        "--resume", is_flag=False, flag_value="true", default=None, metavar="[BOOL]",
+        help="Continue from the newest complete checkpoint in OUT.",
+    )  # fmt: skip
     @click.pass_context
-    def train(ctx: click.Context, suite, model, config, out) -> None:
+    def train(ctx: click.Context, suite, model, config, out, resume) -> None:
         """GRPO training (Algorithm 1) on a Hugging Face causal LM; --KEY VALUE overrides."""
         from grpo_core.train_cli import run_train
 
-        run_train(suite, model, config, out, ctx.args)
+        run_train(suite, model, config, out, ctx.args, resume=resume)
 
     register_plot(cli)
     register_evaluate(cli)

@@ -3,6 +3,7 @@ when the command runs)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,39 +18,46 @@ EPILOG = (
 )
 
 
+def echo(message: str) -> None:
+    """Print on the main process only (``RANK`` is set by ``accelerate launch`` / torchrun)."""
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(message)
+
+
 def run_train(
     suite: str | None,
     model: str | None,
     config: str | None,
     out: str | None,
     extra: Sequence[str],
+    resume: str | None = None,
 ) -> dict[str, Any]:
     """Resolve the configuration, print it, train, and report before/after accuracy."""
     try:
         overrides = parse_overrides(extra)
-        for key, value in (("suite", suite), ("model", model), ("out", out)):
+        for key, value in (("suite", suite), ("model", model), ("out", out), ("resume", resume)):
             if value is not None:
                 overrides[key] = value
         cfg = resolve_config(config, overrides)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    click.echo("resolved configuration:")
-    click.echo(to_yaml(cfg).rstrip())
+    echo("resolved configuration:")
+    echo(to_yaml(cfg).rstrip())
     from grpo_core.trainer import Trainer
 
     try:
-        trainer = Trainer(cfg, log=click.echo)
+        trainer = Trainer(cfg, log=echo)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     result = trainer.run()
     before = result.initial.accuracy if result.initial else None
     after = result.final.accuracy if result.final else None
     if before is not None and after is not None:
-        click.echo(
+        echo(
             f"held-out accuracy: {before:.1%} -> {after:.1%} ({(after - before) * 100:+.1f} points) "
             f"after {result.steps} steps in {result.grpo_seconds:.1f}s of GRPO"
         )
-    click.echo(f"metrics: {result.out / 'metrics.jsonl'}; samples: {result.out / 'samples.jsonl'}")
+    echo(f"metrics: {result.out / 'metrics.jsonl'}; samples: {result.out / 'samples.jsonl'}")
     if cfg.save_final:
-        click.echo(f"final model: {result.out / 'final'}")
+        echo(f"final model: {result.out / 'final'}")
     return {"before": before, "after": after}

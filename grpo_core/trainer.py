@@ -11,14 +11,16 @@ Each outer step reads like the algorithm::
 
 A step where every group has zero reward variance makes no update and is logged with
 ``skipped: true``. Everything that changes during training lives in ``TrainState`` (policy,
-optimiser, schedule, reference, KL controller, prompt cursor, RNG), the single place a
-checkpoint/resume would save and restore. For multi-process training (``accelerate launch``)
-the prompts would be sharded per process with whole groups on one process (so group
-normalisation stays local) and ``optimize.normaliser`` all-reduced.
+optimiser, schedule, reference, KL controller, prompt cursor, RNG, evaluation history): what
+a checkpoint saves and a resume restores (grpo_core.checkpoint, grpo_core.resume). Under ``accelerate launch`` (several processes)
+each process takes whole prompt groups, generates and scores them, and the loss normaliser,
+batch-wide advantages, metrics and evaluation are combined over the processes
+(grpo_core.distributed); only the main process writes files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -27,12 +29,12 @@ from typing import Any
 
 import torch
 
-from grpo_core import optimize
+from grpo_core import checkpoint, distributed, optimize, overlap, resume
 from grpo_core import rollout as rollout_mod
 from grpo_core.config import TrainConfig, to_yaml
 from grpo_core.evaluation import EvalResult, evaluate
 from grpo_core.kl import AdaptiveKLController
-from grpo_core.metrics import RunLog, process_age, rollout_metrics
+from grpo_core.metrics import LogPosition, RunLog, process_age, rollout_metrics
 from grpo_core.policy import completion_budget, load_policy, resolve_scheme, suite_rows
 from grpo_core.reference import ReferencePolicy
 from grpo_core.rollout import Rewards, Rollout
@@ -60,6 +62,10 @@ class TrainState:
     step: int = 0
     advantage_mode: str | None = None  #: resolved on the first step when "auto"
     generator: torch.Generator = field(default_factory=torch.Generator)
+    history: list[tuple[int, float | None]] = field(default_factory=list)  #: (step, accuracy)
+    initial_eval: EvalResult | None = None  #: the step-0 evaluation
+    last_eval: EvalResult | None = None  #: the newest evaluation
+    seconds: float = 0.0  #: GRPO seconds of the earlier runs this one resumed
 
 
 @dataclass
@@ -90,12 +96,24 @@ class Trainer:
         self.scheme = resolve_scheme(cfg, suite, plugins)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.yaml").write_text(to_yaml(cfg))
-        self.accelerator = Accelerator(log_with=_trackers(cfg.report_to), project_dir=str(self.out))
+        self.resume_from = resume.resume_point(cfg, self.out, log)  # before config.yaml
+        self.accelerator = Accelerator(
+            log_with=_trackers(cfg.report_to), project_dir=str(self.out),
+            step_scheduler_with_optimizer=False,  # one schedule step per outer step, any P
+        )  # fmt: skip
+        distributed.check_setup(self.accelerator, cfg.prompts_per_step)
+        distributed.seed_process(self.accelerator, cfg.seed)  # sampling RNG: seed + rank
+        if self.accelerator.is_main_process:
+            (self.out / "config.yaml").write_text(to_yaml(cfg))
         tracked = {k: v for k, v in vars(cfg).items() if isinstance(v, int | float | str | bool)}
         self.accelerator.init_trackers("grpo", config=tracked)
-        _check_trackers(cfg.report_to, self.accelerator)
-        policy, self.tokenizer, self.policy_info = load_policy(cfg, log, suite)
+        if self.accelerator.is_main_process:  # trackers run on the main process only
+            _check_trackers(cfg.report_to, self.accelerator)
+        if self.accelerator.is_main_process:
+            for path in checkpoint.remove_incomplete(self.out):
+                log(f"removed incomplete checkpoint {path}")
+        with self.accelerator.main_process_first():  # builds the embedded default once
+            policy, self.tokenizer, self.policy_info = load_policy(cfg, log, suite)
         self.state = self._initial_state(policy)
         self.max_new_tokens = completion_budget(cfg, self.train_rows, policy)
         if cfg.max_new_tokens is None:
@@ -114,6 +132,9 @@ class Trainer:
             max_length=self.max_new_tokens,
             max_grad_norm=cfg.max_grad_norm,
         )
+        self._resume_logs: LogPosition | None = None
+        if self.resume_from is not None:  # last: it sets the RNGs
+            self._resume_logs = checkpoint.restore(self.resume_from, self.state, self.accelerator)
 
     def _initial_state(self, policy: Any) -> TrainState:
         from transformers import get_scheduler
@@ -152,33 +173,51 @@ class Trainer:
     # -- Algorithm 1 ------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        """Evaluate at step 0 (not when resuming), train to ``cfg.steps`` with the periodic
+        evaluations and checkpoints, then save the final model and the summary."""
         cfg, state = self.cfg, self.state
-        run_log = self._run_log = RunLog(self.out, self.accelerator, cfg.steps, cfg.progress)
-        history: list[tuple[int, float]] = []
+        run_log = self._run_log = distributed.run_log(  # files and bar: main process only
+            self.out, self.accelerator, cfg.steps, cfg.progress, resume=self._resume_logs
+        )
         start = time.perf_counter()
-        initial = final = None
         try:
-            initial = self._evaluate(0, run_log, history)
+            if self._resume_logs is None:
+                state.initial_eval = self._evaluate(0, run_log, state.history)
+                state.last_eval = state.initial_eval
             while state.step < cfg.steps:
                 row = self.train_step(run_log)
-                final = self._evaluate(state.step, run_log, history, row)
+                evaluated = self._evaluate(state.step, run_log, state.history, row)
+                state.last_eval = evaluated or state.last_eval
                 row["elapsed"] = process_age()
                 run_log.step(row)
+                self._maybe_checkpoint(run_log, start)
+            seconds = state.seconds + time.perf_counter() - start
+            if cfg.save_final:  # before end_training: a sharded save needs the process group
+                self.save(self.out / "final")
         finally:
             self._run_log = None
             run_log.close()
             self.scheme.close()  # stops the scoring worker processes, if any
             self.accelerator.end_training()
-        seconds = time.perf_counter() - start
-        if final is None and cfg.eval_every:
-            final = initial
-        if cfg.save_final:
-            self.save(self.out / "final")
         result = TrainResult(
-            self.out, initial, final, state.step, seconds, history, self.policy_info
-        )
+            self.out, state.initial_eval, state.last_eval, state.step, seconds, state.history,
+            self.policy_info,
+        )  # fmt: skip
         self._write_summary(result)
         return result
+
+    def _maybe_checkpoint(self, run_log: RunLog, start: float) -> None:
+        """Every ``checkpoint_every`` steps and after the last step: write OUT/checkpoints/step-N
+        (grpo_core.checkpoint), recording where the logs stand."""
+        cfg, state = self.cfg, self.state
+        every = cfg.checkpoint_every
+        if not every or (state.step % every and state.step != cfg.steps):
+            return
+        path = checkpoint.save_checkpoint(
+            self.out, state, self.accelerator, cfg=cfg, tokenizer=self.tokenizer,
+            logs=run_log.position(state.step), seconds=state.seconds + time.perf_counter() - start,
+        )  # fmt: skip
+        run_log.echo(f"step {state.step}: checkpoint {path}")
 
     def train_step(self, run_log: RunLog | None = None) -> dict[str, Any]:
         """One outer step of Algorithm 1; returns its metrics row."""
@@ -187,7 +226,9 @@ class Trainer:
         t0 = time.perf_counter()
         self.maybe_reset_reference()
         rows = self.sample_prompts()
-        rollout = self.sample(rows)
+        early = overlap.early_scoring(self, rows)  # overlap_scoring: score ended ones early
+        with early or contextlib.nullcontext():
+            rollout = self.sample(rows)
         t1 = time.perf_counter()
         rewards = self.score(rollout)
         t2 = time.perf_counter()
@@ -195,6 +236,7 @@ class Trainer:
         lr = state.scheduler.get_last_lr()[0]  # the rate this step's update uses
         figures = self.optimise(rollout, adv)
         t3 = time.perf_counter()
+        rollout, rewards, adv = distributed.gather_step(self.accelerator, rollout, rewards, adv)
         row = {"step": state.step, "advantage_mode": state.advantage_mode}
         row.update(rollout_metrics(rollout, rewards, adv))
         row.update(figures)
@@ -204,6 +246,7 @@ class Trainer:
             time_step=t3 - t0, tokens_per_s=tokens / max(t3 - t0, 1e-9),
             lr=lr, beta=state.beta,
         )  # fmt: skip
+        row.update(overlap.step_figures(early))
         self._update_beta(row)
         if run_log and cfg.samples_every and state.step % cfg.samples_every == 0:
             run_log.samples(state.step, rollout, rewards, cfg.samples_per_write)
@@ -221,14 +264,15 @@ class Trainer:
             self.state.reference.reset(self.model)
 
     def sample_prompts(self) -> list[dict]:
-        """Line 5: the next ``prompts_per_step`` rows of a seeded shuffle (reshuffled per epoch)."""
+        """Line 5: the next ``prompts_per_step`` rows of a seeded shuffle (reshuffled per epoch);
+        under P processes every process draws the same rows and keeps its contiguous 1/P."""
         state, n = self.state, self.cfg.prompts_per_step
         if state.cursor + n > len(state.prompt_order):
             state.prompt_order = torch.randperm(len(self.train_rows), generator=state.generator)
             state.cursor = 0
         picked = state.prompt_order[state.cursor : state.cursor + n].tolist()
         state.cursor += n
-        return [self.train_rows[i] for i in picked]
+        return [self.train_rows[i] for i in picked[distributed.shard(self.accelerator, n)]]
 
     def sample(self, rows: list[dict]) -> Rollout:
         """Lines 6-7: G completions per prompt from pi_old = the current policy (no gradient)."""
@@ -246,13 +290,20 @@ class Trainer:
         """Line 8: r_i from the reward scheme; failed verifications carry their error score."""
         rewards = rollout_mod.score(self.scheme, rollout)
         if self.state.advantage_mode is None:  # "auto": process supervision if steps come back
-            self.state.advantage_mode = "process" if rollout_mod.has_steps(rewards) else "outcome"
+            steps = distributed.any_over_processes(self.accelerator, rollout_mod.has_steps(rewards))
+            self.state.advantage_mode = "process" if steps else "outcome"
             self._echo(f"advantages: {self.state.advantage_mode} supervision")
         return rewards
 
     def advantages(self, rollout: Rollout, rewards: Rewards) -> torch.Tensor:
-        """Line 9: group-relative advantages."""
+        """Line 9: group-relative advantages (outcome ones over every process's rewards, so
+        that ``advantage_scale="batch"`` uses the whole batch's std)."""
         cfg = self.cfg
+        if self.accelerator.num_processes > 1 and self.state.advantage_mode == "outcome":
+            return distributed.outcome_advantages(
+                self.accelerator, rewards.totals, rollout.group_size,
+                scale=cfg.advantage_scale, std=cfg.advantage_std,
+            )  # fmt: skip
         return rollout_mod.advantages(
             rollout, rewards, self.state.advantage_mode, self.tokenizer,
             scale=cfg.advantage_scale, std=cfg.advantage_std,
@@ -288,13 +339,16 @@ class Trainer:
     # -- evaluation and saving --------------------------------------------------------------
 
     def evaluate(self) -> EvalResult:
-        """Greedy held-out accuracy of the current policy on ``eval_rows`` test rows."""
+        """Greedy held-out accuracy of the current policy on ``eval_rows`` test rows; under P
+        processes each evaluates its contiguous share and the verdicts are gathered."""
         cfg = self.cfg
-        return evaluate(
-            self.model, self.tokenizer, self.test_rows, self.scheme,
+        rows = distributed.shard_rows(self.accelerator, self.test_rows)
+        part = None if not rows else evaluate(
+            self.model, self.tokenizer, rows, self.scheme,
             max_new_tokens=self.max_new_tokens, batch_size=cfg.eval_batch_size,
             chat_template=cfg.chat_template, budget=self.budget, truncation=cfg.prompt_truncation,
         )  # fmt: skip
+        return distributed.merge_eval(self.accelerator, part)
 
     def _evaluate(
         self, step: int, run_log: RunLog, history: list, row: dict | None = None
@@ -320,13 +374,12 @@ class Trainer:
         return result
 
     def save(self, path: Path) -> None:
-        """Model + tokenizer via save_pretrained (loadable by ``grpo evaluate --model``)."""
-        model = self.model
-        shipped = self.policy_info.get("generation_config")
-        if shipped is not None:
-            model.generation_config = shipped
-        model.save_pretrained(path)
-        self.tokenizer.save_pretrained(path)
+        """Model + tokenizer via save_pretrained (loadable by ``grpo evaluate --model``); a LoRA
+        policy is saved merged, its adapter also to ``path``-adapter (policy.save_policy)."""
+        from grpo_core.policy import save_policy
+
+        if self.accelerator.is_main_process:  # every process holds the same (DDP) weights
+            save_policy(self.model, self.tokenizer, path, self.policy_info)
 
     def _write_summary(self, result: TrainResult) -> None:
         def acc(r: EvalResult | None) -> float | None:
@@ -343,7 +396,8 @@ class Trainer:
             "policy": json.loads(json.dumps(info, default=str)),
             "final_model": str(self.out / "final") if self.cfg.save_final else None,
         }
-        (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        if self.accelerator.is_main_process:
+            (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 def _trackers(report_to: str) -> list[str] | None:
