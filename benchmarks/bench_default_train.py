@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # trl_common
 RESULTS = ROOT / "benchmarks" / "results"
 GAIN = 0.20
 EVAL_EVERY = 5
@@ -118,112 +119,45 @@ def run_trl(model_path: str, work: Path, max_steps: int, seed: int) -> dict:
 
 
 def trl_worker(model_path: str, out: str, max_steps: int, seed: int) -> None:
-    """Runs in its own process: TRL GRPOTrainer with the anchor's settings."""
+    """Runs in its own process: TRL GRPOTrainer with the anchor's settings (trl_common)."""
     import torch
 
     torch.set_num_threads(2)
-    from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
-    from trl import GRPOConfig, GRPOTrainer
-
-    from grpo_core.evaluation import evaluate
-    from grpo_core.metrics import process_age
-    from rewards import get_plugins
-    from rewards.scheme import RewardScheme
-
-    suite = get_plugins().suite("arithmetic")
-    train = suite.rows("train", seed=seed)
-    test = suite.rows("test", seed=seed, limit=500)
-    scheme = RewardScheme.from_config(suite.default_scheme())
-    exact, digits = (
-        get_plugins().verifier("arithmetic"),
-        get_plugins().verifier("arithmetic_digits"),
-    )
-
-    def reward(prompts, completions, answer, **_):
-        return [
-            exact(c, {"answer": a}).score + 0.5 * digits(c, {"answer": a}).score
-            for c, a in zip(completions, answer, strict=True)
-        ]
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    model = AutoModelForCausalLM.from_pretrained(model_path)
-    timing = {"generate": 0.0}
-    original_generate = model.generate
-
-    def timed_generate(*args, **kwargs):
-        t = time.perf_counter()
-        try:
-            return original_generate(*args, **kwargs)
-        finally:
-            timing["generate"] += time.perf_counter() - t
-
-    model.generate = timed_generate
-    state: dict = {"curve": [], "hit": None}
-
-    class Heldout(TrainerCallback):
-        def _eval(self, step, model):
-            was, t, generating = model.training, time.perf_counter(), timing["generate"]
-            result = evaluate(model, tokenizer, test, scheme, max_new_tokens=6)
-            model.train(was)
-            timing["generate"] = generating  # evaluation is not a training step's generation
-            state["eval_seconds"] += time.perf_counter() - t
-            state["curve"].append((step, result.accuracy, process_age()))
-            return result.accuracy
-
-        def on_train_begin(self, args, st, control, model=None, **kw):
-            state["start"], state["eval_seconds"] = process_age(), 0.0
-            state["initial"] = self._eval(0, model)
-
-        def on_step_end(self, args, st, control, model=None, **kw):
-            if st.global_step % EVAL_EVERY == 0:
-                acc = self._eval(st.global_step, model)
-                if acc >= state["initial"] + GAIN - 1e-9 and state["hit"] is None:
-                    state["hit"] = state["curve"][-1]
-                    control.should_training_stop = True
-
-    config = GRPOConfig(
-        output_dir=str(Path(out).parent / "trl-run"),
-        per_device_train_batch_size=128,
-        num_generations=8,
-        max_completion_length=6,
-        learning_rate=1e-4,
-        lr_scheduler_type="constant",
-        beta=0.0,
-        temperature=1.0,
-        max_steps=max_steps,
-        logging_steps=10**9,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        seed=seed,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-    )
-    dataset = Dataset.from_list([{"prompt": r["prompt"], "answer": r["answer"]} for r in train])
-    trainer = GRPOTrainer(
-        model=model, reward_funcs=[reward], args=config, train_dataset=dataset,
-        processing_class=tokenizer, callbacks=[Heldout()],
-    )  # fmt: skip
-    t0 = time.perf_counter()
-    trainer.train()
-    train_seconds = time.perf_counter() - t0 - state["eval_seconds"]
-    steps = trainer.state.global_step
-    hit = state["hit"]
     import trl
+    from transformers import AutoTokenizer
+    from trl_common import (
+        SchemeReward,
+        arithmetic_task,
+        build_trainer,
+        heldout_evaluator,
+        step_clock,
+    )
 
+    task = arithmetic_task(seed)
+    reward = SchemeReward(task)  # exact match + 0.5 x per-digit credit: the suite's scheme
+    trainer = build_trainer(
+        model_path, task, reward,
+        output_dir=str(Path(out).parent / "trl-run"), per_device_train_batch_size=128,
+        num_generations=8, max_completion_length=6, learning_rate=1e-4,
+        lr_scheduler_type="constant", beta=0.0, temperature=1.0, max_steps=max_steps, seed=seed,
+    )  # fmt: skip
+    evaluator = heldout_evaluator(AutoTokenizer.from_pretrained(model_path), task, 6)
+    clock = step_clock(trainer, evaluator, EVAL_EVERY, stop_gain=GAIN)
+    trainer.train()
+    steps, hit, curve = trainer.state.global_step, clock.hit, clock.evaluations
+    start = clock.began
     result = {
         "label": f"TRL {trl.__version__} GRPOTrainer on the same warm start (this run)",
-        "warm_start_heldout": state["initial"],
-        "steps_to_gain": hit[0] if hit else None,
-        "heldout_at_gain": hit[1] if hit else None,
-        "grpo_seconds_to_gain": (hit[2] - state["start"]) if hit else None,
-        "process_seconds_to_gain": hit[2] if hit else None,
+        "warm_start_heldout": curve[0].accuracy,
+        "steps_to_gain": hit.step if hit else None,
+        "heldout_at_gain": hit.accuracy if hit else None,
+        "grpo_seconds_to_gain": (hit.process_age - start) if hit else None,
+        "process_seconds_to_gain": hit.process_age if hit else None,
         "steps": steps,
-        "final_heldout": state["curve"][-1][1],
-        "seconds_per_step": train_seconds / max(steps, 1),
-        "split": {"generation": timing["generate"] / max(steps, 1)},
-        "curve": [(s, a) for s, a, _ in state["curve"]],
+        "final_heldout": curve[-1].accuracy,
+        "seconds_per_step": clock.train_seconds / max(steps, 1),
+        "split": {"generation": sum(s["generation"] for s in clock.steps) / max(steps, 1)},
+        "curve": [(e.step, e.accuracy) for e in curve],
     }
     Path(out).write_text(json.dumps(result))
 
