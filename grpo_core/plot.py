@@ -225,6 +225,19 @@ def _is_component(key: str) -> bool:
     return key.startswith("reward/") and key.endswith("_mean")
 
 
+#: with more evaluations than this, only the first, best and last are labelled (no overlap)
+MAX_LABELS = 8
+
+
+def _labelled(steps: list, values: list) -> list[tuple]:
+    """The (step, value) points to label: all of them, or first, best and last when many."""
+    points = list(zip(steps, values, strict=True))
+    if len(points) <= MAX_LABELS:
+        return points
+    best = max(range(len(points)), key=lambda i: points[i][1])
+    return [points[i] for i in sorted({0, best, len(points) - 1})]
+
+
 def _accuracy_panel(ax: Any, metrics: Metrics, window: int) -> None:
     from matplotlib.ticker import PercentFormatter
 
@@ -233,7 +246,7 @@ def _accuracy_panel(ax: Any, metrics: Metrics, window: int) -> None:
     steps, acc = metrics.series("heldout_accuracy")
     if steps:
         ax.plot(steps, acc, "o-", color="C1", label="held-out (greedy)", markersize=5)
-        for s, a in zip(steps, acc, strict=True):
+        for s, a in _labelled(steps, acc):
             ax.annotate(f"{a:.1%}", (s, a), textcoords="offset points", xytext=(0, 6),
                         ha="center", fontsize=8, color="C1")  # fmt: skip
     if not drawn and not steps:

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from grpo_core import checkpoint, distributed, optimize, overlap, resume
+from grpo_core import checkpoint, distributed, optimize, overlap, resume, trackers
 from grpo_core import rollout as rollout_mod
 from grpo_core.config import TrainConfig, to_yaml
 from grpo_core.evaluation import EvalResult, evaluate
@@ -98,7 +98,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self.resume_from = resume.resume_point(cfg, self.out, log)  # before config.yaml
         self.accelerator = Accelerator(
-            log_with=_trackers(cfg.report_to), project_dir=str(self.out),
+            log_with=trackers.requested(cfg.report_to), project_dir=str(self.out),
             step_scheduler_with_optimizer=False,  # one schedule step per outer step, any P
         )  # fmt: skip
         distributed.check_setup(self.accelerator, cfg.prompts_per_step)
@@ -108,7 +108,7 @@ class Trainer:
         tracked = {k: v for k, v in vars(cfg).items() if isinstance(v, int | float | str | bool)}
         self.accelerator.init_trackers("grpo", config=tracked)
         if self.accelerator.is_main_process:  # trackers run on the main process only
-            _check_trackers(cfg.report_to, self.accelerator)
+            trackers.check_started(cfg.report_to, self.accelerator)
         if self.accelerator.is_main_process:
             for path in checkpoint.remove_incomplete(self.out):
                 log(f"removed incomplete checkpoint {path}")
@@ -398,28 +398,3 @@ class Trainer:
         }
         if self.accelerator.is_main_process:
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2))
-
-
-def _trackers(report_to: str) -> list[str] | None:
-    """accelerate trackers for ``report_to`` ("auto": TensorBoard when installed, else none)."""
-    import importlib.util
-
-    names = [n.strip() for n in report_to.split(",") if n.strip()]
-    if names in (["auto"], []):
-        has_tb = any(importlib.util.find_spec(m) for m in ("tensorboard", "tensorboardX"))
-        return ["tensorboard"] if has_tb else None
-    if names == ["none"]:
-        return None
-    return names
-
-
-def _check_trackers(report_to: str, accelerator: Any) -> None:
-    """An explicitly requested tracker that did not start (not installed) is an error."""
-    wanted = set(_trackers(report_to) or []) if report_to.strip() != "auto" else set()
-    started = {getattr(t, "name", "") for t in accelerator.trackers}
-    missing = sorted(wanted - started)
-    if missing:
-        raise ValueError(
-            f"report_to: tracker {missing[0]!r} did not start (is its package installed?); "
-            f"use report_to=none or auto"
-        )
