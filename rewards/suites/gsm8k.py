@@ -137,11 +137,12 @@ class GSM8KSuite(TaskSuite):
         yield from chosen[: opts.limit]
 
     def default_scheme(self) -> dict[str, Any]:
-        """``math`` on ``answer`` (a ``\\boxed{}`` first, else the last number, which reads
-        ``#### 72``) plus 0.1 for a final line in the asked format."""
+        """``math`` on ``answer`` (the answer in ``\\boxed{}``, an "answer is" sentence or after
+        ``####``; a bare last number gets no credit) plus 0.1 for a final line in the asked
+        format."""
         return {
             "verifiers": {
-                "math": {"weight": 1.0, "options": {"fallback_last_number": True}},
+                "math": {"weight": 1.0},
                 "format": {"weight": 0.1, "options": {"pattern": FORMAT_PATTERN}},
             }
         }

@@ -8,6 +8,7 @@ something wins):
 * ``boxed``: the last ``\\boxed{...}`` / ``\\fbox{...}`` with balanced braces. Every box is kept
   as a candidate, so "\\boxed{3} ... \\boxed{4}" can be judged as a hedge.
 * ``answer_is``: the last "the answer is ..." / "final answer: ..." sentence.
+* ``hash``: the rest of the line after the last ``####`` (GSM8K's ``#### 72``).
 * the last number of the text, only with ``fallback_last_number``.
 
 Plain string work only: no sympy, no math_verify (this module is imported at start-up).
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-METHODS: tuple[str, ...] = ("answer_tag", "boxed", "answer_is")
+METHODS: tuple[str, ...] = ("answer_tag", "boxed", "answer_is", "hash")
 
 #: at most this many boxes are kept as candidates (the last ones)
 MAX_BOXES = 16
@@ -91,7 +92,20 @@ def _from_answer_is(text: str) -> Extracted | None:
     return Extracted(clean(rest[: stop.start()] if stop else rest), "answer_is")
 
 
-_EXTRACTORS = {"answer_tag": _from_answer_tag, "boxed": _from_boxed, "answer_is": _from_answer_is}
+def _from_hash(text: str) -> Extracted | None:
+    at = text.rfind("####")
+    if at < 0:
+        return None
+    line = text[at + 4 :].split("\n", 1)[0]
+    return Extracted(clean(line), "hash")
+
+
+_EXTRACTORS = {
+    "answer_tag": _from_answer_tag,
+    "boxed": _from_boxed,
+    "answer_is": _from_answer_is,
+    "hash": _from_hash,
+}
 
 
 def _mask_math(text: str) -> str:

@@ -253,7 +253,8 @@ def test_default_scheme_scores_right_answers_1_and_wrong_ones_0(tmp_path, suite)
         (by_answer["1234"]["solution"], by_answer["1234"], 1.0, 1.0),
         ("1150 + 84 = 1234, so the answer is $\\boxed{1,234}$.", by_answer["1234"], 1.0, 1.0),
         ("It drops to -7 degrees.\n#### -7", by_answer["-7"], 1.0, 1.0),
-        ("2.5 * 3 = 7.5 cups", by_answer["7.5"], 1.0, 0.0),
+        ("2.5 * 3 = 7.5 cups", by_answer["7.5"], 0.0, 0.0),  # a bare last number: no credit
+        ("2.5 * 3 = 7.5 cups\n#### 7.5", by_answer["7.5"], 1.0, 1.0),
         ("15 * 7 = 105\n#### 105", by_answer["210"], 0.0, 1.0),
         ("The answer is \\boxed{13}.", by_answer["14"], 0.0, 1.0),
     ]
@@ -276,7 +277,7 @@ def grpo(*args, env=None):
 
 
 def test_grpo_verify_scores_a_gsm8k_answer_and_grpo_verifiers_lists_the_suite():
-    option = ("--option", "fallback_last_number=true", "--json")
+    option = ("--json",)  # the math verifier reads "#### 36" itself (extract method "hash")
     right = grpo(
         "verify", "math", "--completion", "So 36 animals.\n#### 36", "--answer", "36", *option
     )

@@ -257,6 +257,13 @@ def test_fallback_last_number_is_opt_in():
     assert score("17", text, fallback_last_number=True).score == 1.0
 
 
+def test_gsm8k_hash_line_is_an_answer_and_the_last_one_counts():
+    assert score("1234", "48 + 1186 = 1234\n#### 1,234").score == 1.0
+    assert score("72", "#### 71 (first try)\nno wait\n#### 72").score == 1.0
+    assert score("72", "#### 71\nthen 72 more steps").score == 0.0  # the line, not a number
+    assert score("72", "#### 72", extract="boxed").reason == "no final answer found"
+
+
 def test_extract_order_is_configurable():
     text = r"<answer>4</answer> and \boxed{5}"
     assert score("4", text).score == 1.0
