@@ -10,57 +10,25 @@ from __future__ import annotations
 
 import signal
 import textwrap
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from sandboxes.base import Limits
-from sandboxes.docker_owner import (
-    OWNER_LABEL,
-    SESSION_LABEL,
-    Owner,
-    labelled_containers,
-)
 from sandboxes.registry import get_sandbox
 
 docker = pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
+from docker_helpers import (  # noqa: E402  (after the importorskip)
+    assert_nothing_left,
+    engine,
+)
+
 pytestmark = pytest.mark.docker
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _engine():
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except docker.errors.DockerException as error:
-        pytest.skip(f"no Docker engine answers: {error}")
-    return client
 
 
 @pytest.fixture(scope="module")
 def client():
-    return _engine()
-
-
-def _ours(client) -> list[str]:
-    """Ids of the containers created by this test process (any sandbox object)."""
-    me = Owner.current().label()
-    return [c["Id"] for c in labelled_containers(client, f"{OWNER_LABEL}={me}")]
-
-
-def _session(client, session: str) -> list[str]:
-    """Ids of the containers of one sandbox object, running or not."""
-    return [c["Id"] for c in labelled_containers(client, f"{SESSION_LABEL}={session}")]
-
-
-def assert_nothing_left(client) -> None:
-    """Fail when containers of this test process are still there 10 s after a module's tests."""
-    deadline = time.monotonic() + 10
-    while _ours(client) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _ours(client) == [], "docker sandbox tests left containers behind"
+    return engine()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -74,15 +42,6 @@ def sandbox(client):
     box = get_sandbox("docker", pool_size=2)
     yield box
     box.close()
-
-
-def _wait_for(predicate, seconds: float = 10.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def test_basic_run_separates_streams_and_exit_codes(sandbox):

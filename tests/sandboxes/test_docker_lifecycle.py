@@ -21,14 +21,20 @@ from sandboxes.docker_owner import SESSION_LABEL, new_session_labels
 from sandboxes.registry import get_sandbox
 
 pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
-from test_docker import REPO, _engine, _session, _wait_for, assert_nothing_left  # noqa: E402
+from docker_helpers import (  # noqa: E402
+    REPO,
+    assert_nothing_left,
+    engine,
+    session_containers,
+    wait_for,
+)
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
 def client():
-    return _engine()
+    return engine()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,8 +46,8 @@ def nothing_left_behind(client):
 def test_pool_recovers_after_its_containers_are_killed_from_outside(client):
     with get_sandbox("docker", pool_size=2) as box:
         assert box.run("print(1)").ok
-        assert _wait_for(lambda: len(_session(client, box.session)) == 2)
-        for container_id in _session(client, box.session):
+        assert wait_for(lambda: len(session_containers(client, box.session)) == 2)
+        for container_id in session_containers(client, box.session):
             client.api.kill(container_id)
         results = [box.run(f"print({i})") for i in range(4)]
         assert [r.stdout for r in results] == [f"{i}\n" for i in range(4)]
@@ -66,9 +72,9 @@ def test_a_run_that_holds_the_exec_open_past_the_deadline_loses_its_container(cl
         gone = result.extra["container"]
 
         def removed() -> bool:
-            return all(not c.startswith(gone) for c in _session(client, box.session))
+            return all(not c.startswith(gone) for c in session_containers(client, box.session))
 
-        assert _wait_for(removed)
+        assert wait_for(removed)
         assert box.run("print('fresh')").stdout == "fresh\n"
 
 
@@ -77,15 +83,15 @@ def test_cold_mode_uses_one_container_per_run(client):
         first, second = box.run("print(1)"), box.run("print(2)", stdin="")
         assert (first.stdout, second.stdout) == ("1\n", "2\n")
         assert first.extra["cold"] and first.extra["container"] != second.extra["container"]
-        assert _session(client, box.session) == []
+        assert session_containers(client, box.session) == []
 
 
 def test_close_removes_every_container_and_is_idempotent(client):
     box = get_sandbox("docker", pool_size=2)
     assert box.run("print(1)").ok
-    assert _session(client, box.session)
+    assert session_containers(client, box.session)
     box.close()
-    assert _session(client, box.session) == []
+    assert session_containers(client, box.session) == []
     box.close()
     with pytest.raises(SandboxUnavailable, match="closed"):
         box.run("print(1)")
@@ -107,15 +113,15 @@ def test_containers_of_a_killed_owner_are_reaped_by_the_next_sandbox(client):
     try:
         session = proc.stdout.readline().strip()
         assert session, "the child process did not start its sandbox"
-        assert _wait_for(lambda: len(_session(client, session)) == 2)
+        assert wait_for(lambda: len(session_containers(client, session)) == 2)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    orphans = set(_session(client, session))
+    orphans = set(session_containers(client, session))
     assert len(orphans) == 2  # a SIGKILLed owner cannot clean up itself
     with get_sandbox("docker", pool_size=1) as box:
         assert orphans <= set(box.reaped)
-    assert _session(client, session) == []
+    assert session_containers(client, session) == []
 
 
 def test_a_missing_image_says_how_to_build_it(client):
@@ -139,7 +145,7 @@ def test_interpreter_exit_removes_the_containers(client):
     )
     session = done.stdout.strip()
     assert session, done.stderr
-    assert _session(client, session) == []
+    assert session_containers(client, session) == []
 
 
 def test_without_a_host_view_of_the_cgroup_the_engine_is_asked(client):
