@@ -9,15 +9,11 @@ import json
 import sys
 
 import pytest
-import test_trainer
 import torch
-from test_trainer import make_trainer, one_step
+from trainer_fixtures import make_trainer, one_step
 
 from grpo_core import optimize
 from grpo_core.optimize import rollout_logprobs
-
-plugins = test_trainer.plugins  # the fixtures: tiny Llama on disk, private plugin manager
-model_path = test_trainer.model_path
 
 
 @pytest.fixture(scope="module")
