@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from trainer_fixtures import private_plugins
 
 from rewards import Verifier, VerifyResult, hookimpl
 
@@ -88,23 +89,7 @@ TIMING = {"elapsed", "tokens_per_s", "scored_early"}
 
 @pytest.fixture(scope="module")
 def plugins():
-    from rewards.plugins import Plugins
-
-    manager = Plugins(entry_points=False)
-    manager.register(sys.modules[__name__], name="checkpoint-tests")
-    return manager
-
-
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
-
-    path = tmp_path_factory.mktemp("policy")
-    tokenizer = build_tokenizer()
-    spec = TinyModelSpec(layers=2, hidden=32, heads=2, intermediate=64)
-    build_model(spec, tokenizer, 0).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return private_plugins(__name__, "checkpoint-tests")
 
 
 def make_trainer(out, model_path, plugins, messages=None, **overrides):

@@ -64,18 +64,6 @@ def accelerate_launch(args: list[str], cwd: Path, **env: str) -> subprocess.Comp
 # -- the fixed rollout and the optimisation cases (run by both sides) ----------------------------
 
 
-@pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
-
-    path = tmp_path_factory.mktemp("policy")
-    tokenizer = build_tokenizer()
-    spec = TinyModelSpec(layers=2, hidden=32, heads=2, intermediate=64)
-    build_model(spec, tokenizer, 0).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
 def write_rollout(model_path: Path, data_dir: Path) -> None:
     """4 prompts x G sampled completions of the real policy, saved with the policy's path."""
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 SUITE_OPTIONS = {"digits": 1, "train_rows": 64, "test_rows": 16}
 
@@ -38,20 +37,6 @@ def run_dir(tmp_path_factory):
     }  # fmt: skip
     Trainer(build_config(values), log=lambda m: None).run()
     return out
-
-
-@pytest.fixture(scope="module")
-def grpo():
-    from rewards.cli import cli
-    from rewards.plugins import get_plugins
-
-    get_plugins().add_commands(cli)
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
 
 
 def read_jsonl(path):

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from grpo_core.plot import (
     MetricsFileError,
@@ -45,16 +44,6 @@ def run_dir(tmp_path_factory):
     }  # fmt: skip
     Trainer(build_config(values), log=lambda m: None).run()
     return out
-
-
-@pytest.fixture(scope="module")
-def grpo():
-    from rewards.cli import cli
-    from rewards.plugins import get_plugins
-
-    get_plugins().add_commands(cli)
-    runner = CliRunner()
-    return lambda *args: runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def png_size(path) -> tuple[int, int]:

@@ -87,13 +87,19 @@ def register_suites(register):
 # -- fixtures -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def plugins():
+def private_plugins(module_name: str, name: str):
+    """A plugin manager with the built-ins and the hooks of test module ``module_name`` only
+    (no installed entry points)."""
     from rewards.plugins import Plugins
 
     manager = Plugins(entry_points=False)
-    manager.register(sys.modules[__name__], name="trainer-tests")
+    manager.register(sys.modules[module_name], name=name)
     return manager
+
+
+@pytest.fixture(scope="module")
+def plugins():
+    return private_plugins(__name__, "trainer-tests")
 
 
 @pytest.fixture(scope="module")
