@@ -168,14 +168,13 @@ def is_character_level(tokenizer: Any) -> bool:
 
 def auto_max_new_tokens(tokenizer: Any, rows: list[dict], model: Any) -> tuple[int, str]:
     """The automatic completion budget (module docstring) and how it was chosen."""
-    from grpo_core.policy import HF_MAX_NEW_TOKENS
+    from grpo_core.policy import HF_MAX_NEW_TOKENS, context_budget, solution_budget
 
     if is_character_level(tokenizer) and all("solution" in r for r in rows):
-        longest = max(len(str(r["solution"])) for r in rows)
-        return longest + 2, f"longest solution {longest} characters + EOS + 1 spare"
+        budget = solution_budget(rows)
+        return budget, f"longest solution {budget - 2} characters + EOS + 1 spare"
     context = getattr(model.config, "max_position_embeddings", None)
-    budget = min(HF_MAX_NEW_TOKENS, context // 2) if context else HF_MAX_NEW_TOKENS
-    return budget, f"{HF_MAX_NEW_TOKENS}, at most half the context ({context})"
+    return context_budget(model), f"{HF_MAX_NEW_TOKENS}, at most half the context ({context})"
 
 
 def run_evaluate(

@@ -162,6 +162,16 @@ def completion_budget(cfg: TrainConfig, rows: list[dict], model: Any) -> int:
     if cfg.max_new_tokens is not None:
         return cfg.max_new_tokens
     if cfg.model is None:
-        return max(len(str(r.get("solution", ""))) for r in rows) + 2
+        return solution_budget(rows)
+    return context_budget(model)
+
+
+def solution_budget(rows: list[dict]) -> int:
+    """For a character-level policy: the longest reference ``solution`` + EOS + one spare."""
+    return max(len(str(r.get("solution", ""))) for r in rows) + 2
+
+
+def context_budget(model: Any) -> int:
+    """``HF_MAX_NEW_TOKENS``, at most half the model's context."""
     context = getattr(model.config, "max_position_embeddings", None)
     return min(HF_MAX_NEW_TOKENS, context // 2) if context else HF_MAX_NEW_TOKENS
