@@ -206,23 +206,35 @@ def _serve(req: dict, args: dict, proto_out: int, wake_r: int, child: ModuleType
     _write_all(proto_out, encode_frame(report))
 
 
-def _clean(args: dict, child: ModuleType) -> None:
-    """Wipe the work dir and IPC objects in a forked janitor; exit if that fails."""
+def _janitor(child: ModuleType, uid: int | None) -> bool:
+    """Fork a janitor running as ``uid`` (None: ours); True if it wiped what that uid owns."""
     pid = os.fork()
     if pid == 0:
-        child.janitor_main(args)
+        child.janitor_main(uid, uid)
     _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise SystemExit("sandbox zygote: janitor failed; exiting so the host replaces this slot")
+    return status == 0
+
+
+def _clean(args: dict, child: ModuleType, guests: bool) -> None:
+    """Wipe the work dir and IPC objects as each uid of the run, then check that nothing is
+    left; exit (the host then replaces this slot) if anything is."""
+    uids = [args["uid"] if args["setuid"] else None]
+    if guests and args["setuid"]:
+        uids.append(args["guest_uid"])
+    wiped = all([_janitor(child, uid) for uid in uids])
+    left = child.leftovers()
+    if not wiped or left:
+        raise SystemExit(f"sandbox zygote: not clean after the run ({left[:3]}); exiting")
 
 
 def _parse_args(argv: list[str]) -> dict:
-    """``--uid N --gid N [--setuid] [--one-shot]``."""
+    """``--uid N --gid N [--guest-uid N] [--setuid] [--one-shot]``."""
     args = {"uid": os.getuid(), "gid": os.getgid(), "setuid": False, "one_shot": False}
+    args["guest_uid"] = args["uid"]
     it = iter(argv)
     for flag in it:
-        if flag in ("--uid", "--gid"):
-            args[flag[2:]] = int(next(it))
+        if flag in ("--uid", "--gid", "--guest-uid"):
+            args[flag[2:].replace("-", "_")] = int(next(it))
         elif flag in ("--setuid", "--one-shot"):
             args[flag[2:].replace("-", "_")] = True
         else:
@@ -253,7 +265,7 @@ def main(argv: list[str]) -> int:
         _serve(req, args, proto_out, wake_r, child)
         if args["one_shot"]:
             break
-        _clean(args, child)
+        _clean(args, child, bool(req.get("guests")))
     return 0
 
 

@@ -14,13 +14,13 @@ import ctypes
 import io
 import linecache
 import os
-import resource
 import signal
 import site
-import stat
 import sys
 import traceback
 import types
+
+import _guest
 
 WORKDIR = "/tmp"
 SETUP_FAILED = 125  # exit code of a child whose setup (not the program) failed
@@ -31,7 +31,10 @@ CHILD_ENV = {
     "LANG": "C.UTF-8",
     "USER": "sandbox",
     "LOGNAME": "sandbox",
+    "PYTHONNOUSERSITE": "1",  # an interpreter the program starts ignores a planted user site
+    "PYTHONDONTWRITEBYTECODE": "1",
 }
+SYSV_TABLES = ("shm", "msg", "sem")
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
@@ -55,23 +58,6 @@ def _write_files(files: dict) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as handle:
             handle.write(base64.b64decode(data))
-
-
-def _apply_limits(limits: dict) -> None:
-    """Soft and hard rlimits from ``Limits`` (hard == soft: the program cannot raise them)."""
-    mb = 1 << 20
-    for which, value in (
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_MSGQUEUE, 0),
-        (resource.RLIMIT_CPU, int(limits["cpu_seconds"])),
-        (resource.RLIMIT_AS, int(limits["memory_mb"]) * mb),
-        (resource.RLIMIT_NPROC, int(limits["max_processes"])),
-        (resource.RLIMIT_FSIZE, int(limits["max_file_mb"]) * mb),
-        (resource.RLIMIT_NOFILE, int(limits["max_open_files"])),
-    ):
-        # CPU: SIGXCPU at the soft limit, SIGKILL one second later at the hard limit
-        hard = value + 1 if which == resource.RLIMIT_CPU else value
-        resource.setrlimit(which, (value, hard))
 
 
 def _std_streams() -> None:
@@ -114,15 +100,19 @@ def _finish(status: int) -> int:
     return status
 
 
-def _run_program(source: str) -> int:
-    """Run ``source`` as ``__main__`` the way ``python main.py`` would; return the exit code."""
+def _run_program(source: str, guests: bool) -> int:
+    """Run ``source`` as ``__main__`` the way ``python main.py`` would; return the exit code.
+
+    With guests, the work dir is not put on ``sys.path``: guests may write to ``/tmp``, and a
+    module they plant there must never be imported by the program."""
     _std_streams()
     site.setquit()  # exit() / quit() builtins, which -S leaves out
     main = types.ModuleType("__main__")
     main.__builtins__ = builtins  # type: ignore[attr-defined]
     sys.modules["__main__"] = main
     sys.argv = ["main.py"]
-    sys.path.insert(0, WORKDIR)
+    if not guests:
+        sys.path.insert(0, WORKDIR)
     linecache.cache["main.py"] = (len(source), None, source.splitlines(True), "main.py")
     random = sys.modules.get("random")
     if random is not None:
@@ -141,8 +131,31 @@ def _run_program(source: str) -> int:
     return _finish(status)
 
 
+def _unprotect_from_oom_killer() -> None:
+    """The worker is the OOM killer's last choice (set by the host); the run is not."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("0")
+    except OSError:
+        pass
+
+
+def _start_guests(args: dict, limits: dict) -> None:
+    """Fork the guest launcher (still privileged) and put the program's end at GUEST_FD."""
+    uid = args["guest_uid"] if args["setuid"] else None
+    fd = _guest.start_launcher(uid, uid, limits).detach()
+    if fd != _guest.GUEST_FD:
+        os.dup2(fd, _guest.GUEST_FD)
+        os.close(fd)
+
+
 def child_main(req: dict, args: dict, stdin_fd: int, out_w: int, err_w: int) -> None:
-    """Runs in the forked child; never returns."""
+    """Runs in the forked child; never returns.
+
+    With ``req["guests"]`` the program is trusted to keep secrets: it stays non-dumpable (no
+    process of its uid can ptrace it or open its ``/proc`` files), its files are private
+    (umask 077) and it may start guests through the launcher (see ``_guest``)."""
+    guests = bool(req.get("guests"))
     try:
         os.setsid()
         signal.set_wakeup_fd(-1)
@@ -151,21 +164,26 @@ def child_main(req: dict, args: dict, stdin_fd: int, out_w: int, err_w: int) -> 
         for fd, target in ((stdin_fd, 0), (out_w, 1), (err_w, 2)):
             os.dup2(fd, target)
         os.closerange(3, 1 << 20)
+        if guests:
+            _start_guests(args, req["limits"])  # keeps the worker's OOM protection
+        _unprotect_from_oom_killer()
         if args["setuid"]:
             drop_privileges(args["uid"], args["gid"])
-        prctl_dumpable(1)
-        os.umask(0o022)
+        prctl_dumpable(0 if guests else 1)
+        os.umask(0o077 if guests else 0o022)
         os.chdir(WORKDIR)
         _write_files(req.get("files") or {})
-        _apply_limits(req["limits"])
+        _guest.apply_limits(req["limits"])
         os.environ.clear()
         os.environ.update(CHILD_ENV)
+        if guests:
+            os.environ["GRPOKIT_GUEST_FD"] = str(_guest.GUEST_FD)
     except BaseException as exc:
         os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
         os._exit(SETUP_FAILED)
     status = 1
     try:
-        status = _run_program(req["source"])
+        status = _run_program(req["source"], guests)
     finally:
         os._exit(status)
 
@@ -173,46 +191,43 @@ def child_main(req: dict, args: dict, stdin_fd: int, out_w: int, err_w: int) -> 
 # ----------------------------------------------------------------------------- janitor
 
 
-def _remove_tree_contents(root: str) -> None:
-    """Delete everything under ``root``, fixing modes on the way (no recursion limit)."""
-    stack = [(os.path.join(root, name), False) for name in os.listdir(root)]
-    while stack:
-        path, emptied = stack.pop()
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
-            os.unlink(path)
-        elif emptied:
-            os.rmdir(path)
-        else:
-            os.chmod(path, 0o700)
-            stack.append((path, True))
-            stack.extend((os.path.join(path, name), False) for name in os.listdir(path))
-
-
 def _remove_sysv_ipc() -> None:
-    """Remove the SysV shared memory, queues and semaphores the run left in our IPC namespace."""
+    """Remove the SysV shared memory, queues and semaphores we own (IPC_RMID == 0)."""
     libc = _LIBC
-    for kind, remove in (
-        ("shm", lambda ident: libc.shmctl(ident, 0, None)),  # IPC_RMID == 0
-        ("msg", lambda ident: libc.msgctl(ident, 0, None)),
-        ("sem", lambda ident: libc.semctl(ident, 0, 0)),
-    ):
-        with open(f"/proc/sysvipc/{kind}") as table:
-            ids = [int(line.split()[1]) for line in table.readlines()[1:] if line.strip()]
-        for ident in ids:
-            if remove(ident) != 0:
-                raise OSError(ctypes.get_errno(), f"cannot remove SysV {kind} {ident}")
+    removers = {
+        "shm": lambda ident: libc.shmctl(ident, 0, None),
+        "msg": lambda ident: libc.msgctl(ident, 0, None),
+        "sem": lambda ident: libc.semctl(ident, 0, 0),
+    }
+    for kind in SYSV_TABLES:
+        for ident in sysv_ids(kind):
+            removers[kind](ident)  # objects of the other uid are that uid's janitor's job
 
 
-def janitor_main(args: dict) -> None:
-    """Runs in a forked child after each request, as the run's uid; never returns."""
+def sysv_ids(kind: str) -> list[int]:
+    """Identifiers of the SysV IPC objects of one kind in our IPC namespace."""
+    with open(f"/proc/sysvipc/{kind}") as table:
+        return [int(line.split()[1]) for line in table.readlines()[1:] if line.strip()]
+
+
+def janitor_main(uid: int | None, gid: int | None) -> None:
+    """Runs in a forked child after each request, as one of the run's uids; never returns."""
     status = 1
     try:
-        if args["setuid"]:
-            drop_privileges(args["uid"], args["gid"])
-        _remove_tree_contents(WORKDIR)
+        if uid is not None:
+            drop_privileges(uid, gid)
+        _guest.remove_tree_contents(WORKDIR, mine_only=True)
         _remove_sysv_ipc()
         status = 0
     except BaseException as exc:
         os.write(2, f"sandbox janitor failed: {exc!r}\n".encode())
     finally:
         os._exit(status)
+
+
+def leftovers() -> list[str]:
+    """What a wiped sandbox still holds (files in the work dir, SysV IPC objects); [] if clean."""
+    found = [f"{WORKDIR}/{name}" for name in os.listdir(WORKDIR)]
+    for kind in SYSV_TABLES:
+        found += [f"sysv {kind} {ident}" for ident in sysv_ids(kind)]
+    return found

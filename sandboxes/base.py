@@ -62,8 +62,16 @@ class Sandbox(ABC):
         stdin: str = "",
         files: Mapping[str, str | bytes] | None = None,
         limits: Limits | None = None,
+        guests: bool = False,
     ) -> RunResult:
-        """Run ``source`` as a Python program with ``files`` in its working directory."""
+        """Run ``source`` as a Python program with ``files`` in its working directory.
+
+        ``guests=True``: the program may start *guest* processes through the launcher socket
+        whose descriptor number is in ``$GRPOKIT_GUEST_FD`` (protocol: ``sandboxes._guest``).
+        Guests run as another uid than the program where the backend runs as root, in fresh
+        interpreters that inherit nothing of the program but the descriptors it passes; the
+        program itself is non-dumpable and keeps its files private. A test harness uses this
+        to run a candidate's code where it cannot reach the tests or the verdicts."""
 
     def close(self) -> None:  # noqa: B027 - optional for backends that hold nothing
         """Release workers, containers and temp dirs. Idempotent."""

@@ -193,8 +193,10 @@ class LocalSandbox(Sandbox):
         stdin: str = "",
         files: Mapping[str, str | bytes] | None = None,
         limits: Limits | None = None,
+        guests: bool = False,
     ) -> RunResult:
-        """Run ``source`` as ``python main.py`` would, with ``files`` in its working directory."""
+        """Run ``source`` as ``python main.py`` would, with ``files`` in its working directory
+        (``guests``: see ``Sandbox.run``)."""
         if not isinstance(source, str):
             raise TypeError(f"source must be str, not {type(source).__name__}")
         if not isinstance(stdin, str):
@@ -207,6 +209,7 @@ class LocalSandbox(Sandbox):
         if not self._as_root:
             wire["max_processes"] += 1  # the zygote shares the run's uid in userns mode
         request = {"source": source, "stdin": stdin, "files": _encode_files(files), "limits": wire}
+        request["guests"] = bool(guests)
         start = time.monotonic()
         try:
             report = self._pool.execute(request, limits.wall_seconds + self.grace_seconds)

@@ -13,6 +13,9 @@ Two ways to get an unprivileged program, chosen by who runs the host process:
   account), so RLIMIT_NPROC is enforced (it is not for uid 0).
 * **non-root** (``userns`` mode): an unprivileged user namespace maps the slot uid onto the
   host user; all capabilities are dropped and nested user namespaces are disabled.
+
+In both modes every process runs under the seccomp filter of ``sandboxes.syscall_policy`` (no
+new namespaces, mounts, keyrings, ptrace, bpf, io_uring...).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from pathlib import Path
 from sandboxes.base import SandboxUnavailable
 
 ZYGOTE_DIR = "/opt/grpokit-sandbox"
-ZYGOTE_FILES = ("_zygote.py", "_zygote_child.py")
+ZYGOTE_FILES = ("_zygote.py", "_zygote_child.py", "_guest.py")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives")
 TOP_LEVEL_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 UID_BASE = 1_000_000  # slot uids live in [UID_BASE, UID_BASE + 10**8): keep host accounts out
+GUEST_UID_OFFSET = 10**8  # a slot's guests run as its uid + this (root mode; see _guest.py)
 _slot_counter = itertools.count()
 
 _PROBE = (
@@ -108,8 +112,13 @@ def next_slot_uid() -> int:
 
 def passwd_data(uid: int, gid: int) -> tuple[bytes, bytes]:
     """Synthetic ``/etc/passwd`` and ``/etc/group`` (no host accounts leak in)."""
-    passwd = f"root:x:0:0::/root:/usr/sbin/nologin\nsandbox:x:{uid}:{gid}::/tmp:/usr/sbin/nologin\n"
-    group = f"root:x:0:\nsandbox:x:{gid}:\n"
+    guest = uid + GUEST_UID_OFFSET
+    passwd = (
+        "root:x:0:0::/root:/usr/sbin/nologin\n"
+        f"sandbox:x:{uid}:{gid}::/tmp:/usr/sbin/nologin\n"
+        f"guest:x:{guest}:{guest}::/tmp/guest:/usr/sbin/nologin\n"
+    )
+    group = f"root:x:0:\nsandbox:x:{gid}:\nguest:x:{guest}:\n"
     return passwd.encode(), group.encode()
 
 
@@ -170,9 +179,11 @@ def bwrap_argv(
     passwd_fd: int,
     group_fd: int,
     info_fd: int,
+    seccomp_fd: int,
 ) -> list[str]:
     """The full command line that starts one zygote (a pool slot, or a one-shot run)."""
     args = [plan.bwrap, *_identity(plan, uid, gid), "--info-fd", str(info_fd)]
+    args += ["--seccomp", str(seccomp_fd)]  # sandboxes.syscall_policy
     args += ["--die-with-parent", "--new-session", "--as-pid-1", "--clearenv"]
     args += ["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--hostname", "sandbox"]
     args += _system_mounts()
@@ -184,6 +195,7 @@ def bwrap_argv(
     args += ["--remount-ro", "/dev", "--remount-ro", "/"]  # owned by the uid in userns mode
     args += ["--chdir", "/tmp", "--", plan.python.executable, "-I", "-S", "-B"]
     args += [f"{ZYGOTE_DIR}/_zygote.py", "--uid", str(uid), "--gid", str(gid)]
+    args += ["--guest-uid", str(uid + GUEST_UID_OFFSET)]
     if plan.as_root:
         args.append("--setuid")
     if one_shot:

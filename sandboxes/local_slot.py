@@ -23,6 +23,8 @@ from concurrent.futures import Future
 from sandboxes._zygote import HEADER, MAX_FRAME, decode_body, encode_frame
 from sandboxes.base import SandboxUnavailable
 from sandboxes.local_bwrap import BwrapPlan, bwrap_argv, next_slot_uid, passwd_data
+from sandboxes.local_cgroup import SlotCgroup, protect_from_oom_killer
+from sandboxes.syscall_policy import bpf_program, sealed_fd
 
 START_TIMEOUT = 30.0  # seconds for bwrap + interpreter start (generous: 2 busy cores)
 KILL_TIMEOUT = 10.0  # seconds to wait for a killed sandbox's processes to be gone
@@ -68,6 +70,17 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
+@functools.cache
+def _seccomp_bpf() -> bytes:
+    try:
+        return bpf_program()
+    except (ImportError, OSError) as exc:
+        raise SandboxUnavailable(
+            f"the local sandbox needs libseccomp and pyseccomp for its syscall filter: {exc} "
+            "(pip install pyseccomp; apt-get install libseccomp2)"
+        ) from exc
+
+
 def _data_pipe(data: bytes) -> int:
     """A pipe read end pre-filled with ``data`` (small: fits the pipe buffer)."""
     read_fd, write_fd = os.pipe()
@@ -86,16 +99,31 @@ class Slot:
         self.pidfd: int | None = None
         self.worker_pid: int | None = None
         self._buf = bytearray()
+        self.cgroup: SlotCgroup | None = None
         info_r, info_w = os.pipe()
         try:
             self.proc = self._spawn(plan, one_shot, info_w)
             self._handshake(info_r, plan.as_root)
         finally:
             os.close(info_r)
+        self._confine()
+
+    def _confine(self) -> None:
+        """Put the worker (which has run nothing yet) in a memory cgroup of its own."""
+        self.cgroup = SlotCgroup.create()
+        try:
+            if self.cgroup is not None:
+                self.cgroup.attach(self.worker_pid)  # type: ignore[arg-type]
+            protect_from_oom_killer(self.worker_pid)  # type: ignore[arg-type]
+        except OSError as exc:
+            self.kill()
+            raise SandboxUnavailable(
+                f"cannot move the sandbox worker to its cgroup: {exc}"
+            ) from exc
 
     def _spawn(self, plan: BwrapPlan, one_shot: bool, info_w: int) -> subprocess.Popen:
         passwd, group = passwd_data(self.uid, self.gid)
-        fds = [_data_pipe(passwd), _data_pipe(group), info_w]
+        fds = [_data_pipe(passwd), _data_pipe(group), sealed_fd(_seccomp_bpf()), info_w]
         argv = bwrap_argv(
             plan,
             self.uid,
@@ -103,6 +131,7 @@ class Slot:
             one_shot=one_shot,
             passwd_fd=fds[0],
             group_fd=fds[1],
+            seccomp_fd=fds[2],
             info_fd=info_w,
         )
         popen = functools.partial(
@@ -146,13 +175,20 @@ class Slot:
         return self.proc.poll() is None
 
     def run(self, request: dict, deadline: float) -> dict:
-        """Send ``request``; return the result frame. TimeoutError past ``deadline``."""
+        """Send ``request``; return the result frame (with ``oom_kills``: how many processes
+        the kernel killed for memory during the run). TimeoutError past ``deadline``."""
+        oom_before = 0
+        if self.cgroup is not None:
+            self.cgroup.limit(int(request["limits"]["memory_mb"]))
+            oom_before = self.cgroup.oom_kills()
         self._send(encode_frame(request), deadline)
         self._expect("ack", deadline)
         try:
-            return self._expect("result", deadline)
+            report = self._expect("result", deadline)
         except SlotDied as exc:
             raise SlotDied(str(exc), started=True) from None
+        report["oom_kills"] = self.cgroup.oom_kills() - oom_before if self.cgroup else 0
+        return report
 
     def terminate(self) -> None:
         """SIGKILL the zygote and wait until its whole PID namespace and bwrap are gone.
@@ -198,6 +234,8 @@ class Slot:
                 if stream is not None:
                     with contextlib.suppress(OSError):
                         stream.close()
+            if self.cgroup is not None:
+                self.cgroup.remove()
         return err.decode("utf-8", "replace").strip()
 
     def _send(self, data: bytes, deadline: float) -> None:

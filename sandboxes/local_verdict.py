@@ -34,7 +34,9 @@ def _last_line(text: str) -> str:
 
 
 def looks_out_of_memory(report: dict, limits: Limits) -> bool:
-    """The documented heuristic above, on one zygote report."""
+    """The slot's memory cgroup killed a process, or the documented heuristic above."""
+    if report.get("oom_kills"):
+        return True
     if report["killed"] is not None:
         return False
     sig, stderr = report["signal"], report["stderr"]

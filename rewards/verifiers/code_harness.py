@@ -1,297 +1,196 @@
-"""The test harness that runs INSIDE the sandbox (standalone: standard library only).
+"""The tester: runs INSIDE the sandbox, holds the tests, never executes candidate code.
 
-Its source is shipped into the sandbox as the program to run; the candidate's code and the test
-specification come as files, a random per-run token on stdin. Three roles, three processes:
+Shipped with the codec prepended and run with ``guests=True`` (see ``sandboxes._guest``). It
+reads everything from stdin, in one JSON object: the run's random token, the test spec (asserts,
+check code, trusted setup, call arguments, io inputs), the candidate's source and the runner's
+source. Nothing of it is ever written to a file. The tester is non-dumpable and, where the
+sandbox runs as root, of another uid than the candidate, so no candidate process can read its
+memory, descriptors or environment, ptrace it or signal it.
 
-- T, the tester (this process): never executes candidate code. It makes itself non-dumpable (so
-  no process of the same uid can read its memory or open its file descriptors), forks Z, and only
-  then reads the token. Test code (asserts, HumanEval ``check``) runs here, calling the
-  candidate's functions through proxies that return plain decoded data, so an object whose
-  ``__eq__`` always says True can never reach a comparison. Only T writes to the sandbox's stdout,
-  and every verdict line starts with the token.
-- Z, a zygote forked before the token was read: forks one C per test case and reports its exit.
-- C, the candidate: runs the candidate's code with stdin, stdout and every other descriptor
-  replaced, and answers T's calls over a socket. Exiting early, ``os._exit(0)``, ``SystemExit``,
-  ``atexit`` handlers, patching builtins or printing fake success lines change nothing: a case
-  passes only when T has run it to the end and says so with the token C never saw.
+Each test case runs in a fresh guest (``code_runner``): a new interpreter as the guest uid that
+gets only the candidate's source and, call by call, the arguments the tests pass. After the case
+every process the guest left is killed and its home emptied, so nothing survives into the next
+case. Test code runs here, in a namespace the candidate does not touch: builtins are this
+interpreter's own, names the trusted setup defines stay the setup's, and only names the tests
+use, do not define and the candidate does define become proxies that call the guest. What comes
+back is plain data; an exception the candidate raises is re-raised here as the same builtin type
+(``except ValueError`` in a test works); a call that times out, crashes or returns something
+that is not plain data raises ``CandidateFailure``, which test code cannot swallow with
+``except Exception`` and which fails the case even if swallowed otherwise. Arguments a call
+changes in place are changed in place here too (lists, dicts, sets, deques).
+
+Only the tester writes to the sandbox's stdout: one line per case, ``<token> <json verdict>``.
+io outputs and large results travel as digests (``output_digest``, ``canonical_digest``), so
+no program output can crowd a verdict out of the output limit.
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
+import collections
 import contextlib
+import importlib
 import json
-import math
 import os
+import selectors
 import signal
 import socket
-import struct
 import sys
 import time
-import traceback
 
-MAX_DEPTH = 100
-MAX_MESSAGE = 16 << 20
-OUTPUT_CAP = 1 << 20
-CANDIDATE_FILE = "solution.py"
+GUEST_ARGV = ["python3", "-I", "-S", "-B", "-c"]
+IO_OUTPUT_CAP = 16 << 20  # bytes of an io case's stdout that are judged
+STDERR_CAP = 64 << 10
+VALUE_CAP = 256 << 10  # encoded results larger than this travel as a digest
+LAUNCHER_GRACE = 30.0
 
-
-# -- plain-data codec: the only thing that crosses from C to T -----------------------------------
-
-
-def encode(value, depth=0):
-    """Tagged JSON for None, bool, int, float (incl. inf/nan), str, bytes, list, tuple, dict,
-    set, frozenset and complex. Anything else is refused: it is not plain data."""
-    if depth > MAX_DEPTH:
-        raise ValueError("value nested too deeply")
-    kind = type(value)
-    if value is None or kind in (bool, int, str):
-        return value
-    if kind is float:
-        return value if math.isfinite(value) else {"__float__": repr(value)}
-    if kind is list:
-        return [encode(v, depth + 1) for v in value]
-    if kind in (tuple, set, frozenset):
-        items = [encode(v, depth + 1) for v in value]
-        return {f"__{kind.__name__}__": items}
-    if kind is dict:
-        return {
-            "__dict__": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]
-        }
-    if kind is complex:
-        return {"__complex__": [encode(value.real), encode(value.imag)]}
-    if kind is bytes:
-        return {"__bytes__": value.hex()}
-    raise TypeError(f"returned a {kind.__name__}, which is not plain data")
+if __name__ != "__main__":  # imported on the host (lint, tests); in the sandbox it is prepended
+    from rewards.verifiers.code_codec import (
+        canonical_digest,
+        decode,
+        encode,
+        output_digest,
+        recv,
+        send,
+    )
 
 
-_TAGS = {
-    "__float__": lambda v, d: float(v),
-    "__tuple__": lambda v, d: tuple(decode(x, d) for x in v),
-    "__set__": lambda v, d: {decode(x, d) for x in v},
-    "__frozenset__": lambda v, d: frozenset(decode(x, d) for x in v),
-    "__dict__": lambda v, d: {decode(k, d): decode(x, d) for k, x in v},
-    "__complex__": lambda v, d: complex(decode(v[0], d), decode(v[1], d)),
-    "__bytes__": lambda v, d: bytes.fromhex(v),
-}
+class CandidateFailure(BaseException):  # noqa: N818 - deliberately not an Exception
+    """The candidate did not answer properly: timeout, crash, non-plain data, no such name."""
 
 
-def decode(obj, depth=0):
-    """Inverse of ``encode``; raises ValueError on anything it did not produce."""
-    if depth > MAX_DEPTH:
-        raise ValueError("value nested too deeply")
-    if obj is None or type(obj) in (bool, int, float, str):
-        return obj
-    if type(obj) is list:
-        return [decode(v, depth + 1) for v in obj]
-    if type(obj) is dict and len(obj) == 1:
-        ((tag, payload),) = obj.items()
-        if tag in _TAGS:
-            return _TAGS[tag](payload, depth + 1)
-    raise ValueError(f"not an encoded value: {str(obj)[:80]}")
+class Launcher:
+    """The sandbox's guest launcher, seen from the tester."""
+
+    def __init__(self, fd: int) -> None:
+        self.sock = socket.socket(fileno=fd)
+
+    def call(self, request: dict, fds: list[int] = (), seconds: float = 0.0) -> dict:
+        self.sock.settimeout(seconds + LAUNCHER_GRACE)
+        socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
+        reply = json.loads(self.sock.recv(1 << 20) or b"{}")
+        if "error" in reply or not reply:
+            raise OSError(f"guest launcher: {reply.get('error', 'closed')}")
+        return reply
 
 
-# -- framing ----------------------------------------------------------------------------------
+class Guest:
+    """One candidate process for one case."""
 
-
-def send(sock, obj):
-    data = json.dumps(obj).encode()
-    sock.sendall(struct.pack("!I", len(data)) + data)
-
-
-def recv(sock, deadline):
-    """One message, or raise TimeoutError at ``deadline`` / EOFError if the peer is gone."""
-    header = _recv_exact(sock, 4, deadline)
-    (size,) = struct.unpack("!I", header)
-    if size > MAX_MESSAGE:
-        raise EOFError(f"message of {size} bytes is over the limit")
-    return json.loads(_recv_exact(sock, size, deadline))
-
-
-def _recv_exact(sock, size, deadline):
-    chunks, got = [], 0
-    while got < size:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(min(size - got, 1 << 20))
-        except (TimeoutError, BlockingIOError):
-            raise TimeoutError from None
-        if not chunk:
-            raise EOFError("peer closed")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-# -- C: the candidate ---------------------------------------------------------------------------
-
-
-def describe_exception(exc):
-    """``Type: message (line N)`` with N the last line of the candidate's own code involved."""
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == CANDIDATE_FILE:
-            line = frame.lineno
-    where = f" (line {line})" if line else ""
-    return f"{type(exc).__name__}: {str(exc)[:300]}{where}"
-
-
-def candidate_main(sock, source, case, kind, workdir):
-    """Run in C: isolate descriptors, execute the candidate, then serve or just exit."""
-    stdin_path = os.path.join(workdir, "stdin")
-    with open(stdin_path, "w") as fh:
-        fh.write(case.get("stdin", "") if kind == "io" else "")
-    os.dup2(os.open(stdin_path, os.O_RDONLY), 0)
-    out = os.open(os.path.join(workdir, "stdout"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    err = os.open(os.path.join(workdir, "stderr"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    os.dup2(out, 1)
-    os.dup2(err, 2)
-    keep = sock.fileno()
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
-    os.chdir(workdir)
-    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's new standard streams
-    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
-    try:
-        _run_candidate(sock, source, kind)
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-
-
-def _run_candidate(sock, source, kind):
-    namespace = {
-        "__name__": "__main__" if kind == "io" else "solution",
-        "__builtins__": __builtins__,
-    }
-    try:
-        exec(compile(source, CANDIDATE_FILE, "exec"), namespace)  # noqa: S102 - inside the sandbox
-    except BaseException as exc:  # incl. SystemExit: reported, never a pass
-        if kind != "io":
-            _reply(sock, {"error": describe_exception(exc)})
-        return
-    if kind != "io":
-        serve(sock, namespace)
-
-
-def _reply(sock, obj):
-    with contextlib.suppress(OSError):
-        send(sock, obj)
-
-
-def serve(sock, namespace):
-    """Answer T's calls: {"call": name, "args": [...], "kwargs": {...}} -> {"value"} | {"error"}."""
-    names = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("__"))
-    send(sock, {"ready": names})
-    while True:
-        try:
-            request = recv(sock, time.monotonic() + 3600)
-        except (EOFError, TimeoutError, OSError):
-            return
-        try:
-            func = resolve(namespace, request["call"])
-            args = decode(request["args"])
-            kwargs = decode(request["kwargs"])
-            reply = {"value": encode(func(*args, **kwargs))}
-        except BaseException as exc:
-            reply = {"error": describe_exception(exc)}
-        send(sock, reply)
-
-
-def resolve(namespace, name):
-    """A top-level function, or a method of a top-level ``Solution`` class (LeetCode style)."""
-    if callable(namespace.get(name)):
-        return namespace[name]
-    solution = namespace.get("Solution")
-    if isinstance(solution, type) and callable(getattr(solution, name, None)):
-        return getattr(solution(), name)
-    raise NameError(f"the solution defines no function {name!r}")
-
-
-# -- Z: the zygote ----------------------------------------------------------------------------
-
-
-def zygote_main(ctrl, source, kind):
-    """Fork one C per request (the request carries C's socket), report its pid and exit status."""
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # T's stdin (the token's pipe) is not ours
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(ctrl, 1 << 20, 1)
-        except OSError:
-            os._exit(0)
-        if not message or not fds:
-            os._exit(0)
-        request = json.loads(message)
-        pid = os.fork()
-        if pid == 0:
-            ctrl.close()
-            with socket.socket(fileno=fds[0]) as sock:
-                try:
-                    candidate_main(sock, source, request["case"], kind, request["workdir"])
-                except BaseException:
-                    traceback.print_exc()
-                finally:
-                    os._exit(0)
-        os.close(fds[0])
-        send(ctrl, {"pid": pid})
-        _, status = os.waitpid(pid, 0)
-        send(ctrl, {"status": status})
-
-
-# -- T: the tester ------------------------------------------------------------------------------
-
-
-class CandidateError(Exception):
-    """The candidate's function raised, returned non-plain data, or did not answer in time."""
-
-
-class Child:
-    """One C process as seen from T."""
-
-    def __init__(self, ctrl, case, kind, timeout, workdir):
-        os.makedirs(workdir, exist_ok=True)
-        ours, theirs = socket.socketpair()
-        message = json.dumps({"case": case, "workdir": workdir}).encode()
-        socket.send_fds(ctrl, [message], [theirs.fileno()])
-        theirs.close()
-        self.ctrl, self.sock, self.workdir = ctrl, ours, workdir
+    def __init__(self, launcher: Launcher, payload: dict, kind: str, stdin: str, timeout: float):
+        self.launcher, self.kind = launcher, kind
         self.deadline = time.monotonic() + timeout
-        self.pid = recv(ctrl, time.monotonic() + 30)["pid"]
-        self.status = None
+        self.failure: str | None = None
+        self.raised: tuple[BaseException, str] | None = None
+        self.status: int | None = None
+        self.sock, theirs = socket.socketpair()
+        self.out_r = self.err_r = None
+        fds = self._descriptors(stdin)
+        try:
+            argv = [*GUEST_ARGV, payload["runner"]]
+            self.pid = launcher.call({"op": "spawn", "argv": argv}, [*fds, theirs.fileno()])["pid"]
+        finally:
+            theirs.close()
+            for fd in fds:
+                os.close(fd)
+        send(self.sock, {"source": payload["source"], "kind": kind})
 
-    def call(self, name, args, kwargs):
-        send(self.sock, {"call": name, "args": encode(list(args)), "kwargs": encode(kwargs)})
-        reply = self.receive()
-        if "error" in reply:
-            raise CandidateError(reply["error"])
-        return decode(reply["value"])
+    def _descriptors(self, stdin: str) -> list[int]:
+        """The guest's fds 0-2: the case's stdin and output pipes (io), else /dev/null."""
+        if self.kind != "io":
+            return [os.open(os.devnull, os.O_RDWR) for _ in range(3)]
+        stdin_fd = os.memfd_create("stdin")
+        os.write(stdin_fd, stdin.encode("utf-8", "surrogateescape"))
+        os.lseek(stdin_fd, 0, os.SEEK_SET)
+        self.out_r, out_w = os.pipe()
+        self.err_r, err_w = os.pipe()
+        return [stdin_fd, out_w, err_w]
 
-    def receive(self):
+    # -- call / assert -------------------------------------------------------------------------
+
+    def receive(self) -> dict:
         try:
             return recv(self.sock, self.deadline)
         except TimeoutError:
-            raise CandidateError("timeout") from None
-        except EOFError:
-            raise CandidateError(self.exit_reason()) from None
+            raise self.fail("timeout") from None
+        except (EOFError, OSError, ValueError):
+            raise self.fail("error: " + self.exit_reason()) from None
 
-    def finish(self):
-        """Close the socket, wait for C's exit (killing it at the deadline); return its status."""
-        self.sock.close()
+    def fail(self, reason: str) -> CandidateFailure:
+        self.failure = self.failure or reason
+        return CandidateFailure(reason)
+
+    def ready(self) -> list[str]:
+        reply = self.receive()
+        if "error" in reply:
+            raise self.fail(describe_raised(reply["error"]))
+        return reply["ready"]
+
+    def request(self, name: str, args, kwargs) -> dict:
+        """One raw call: the runner's reply (value, raised, or error)."""
+        try:
+            send(self.sock, {"call": name, "args": encode(list(args)), "kwargs": encode(kwargs)})
+        except OSError:
+            raise self.fail("error: " + self.exit_reason()) from None
+        reply = self.receive()
+        if "error" in reply:
+            raise self.fail("error: " + str(reply["error"]))
+        return reply
+
+    def call(self, name: str, args, kwargs):
+        """A proxied call from test code: the value, or the candidate's exception re-raised."""
+        reply = self.request(name, args, kwargs)
+        if "raised" in reply:
+            exc = rebuild(reply["raised"])
+            if isinstance(exc, CandidateFailure):
+                raise self.fail(str(exc))
+            self.raised = (exc, describe_raised(reply["raised"]))
+            raise exc
+        try:
+            value = decode(reply["value"])
+            write_back(args, kwargs, reply.get("mutated") or {})
+        except (ValueError, TypeError, KeyError) as exc:
+            raise self.fail(f"error: undecodable result ({exc})") from None
+        return value
+
+    # -- io ------------------------------------------------------------------------------------
+
+    def output(self) -> tuple[str, str, bool]:
+        """(stdout, stderr, finished): read both pipes until EOF or the deadline."""
+        bufs = {self.out_r: bytearray(), self.err_r: bytearray()}
+        caps = {self.out_r: IO_OUTPUT_CAP, self.err_r: STDERR_CAP}
+        with selectors.DefaultSelector() as selector:
+            for fd in bufs:
+                selector.register(fd, selectors.EVENT_READ)
+            while selector.get_map():
+                remaining = self.deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                for key, _ in selector.select(remaining):
+                    data = os.read(key.fd, 1 << 16)
+                    if not data:
+                        selector.unregister(key.fd)
+                    else:
+                        buf = bufs[key.fd]
+                        buf += data[: max(caps[key.fd] - len(buf), 0)]
+            finished = not selector.get_map()
+        out, err = (bufs[fd].decode("utf-8", "replace") for fd in (self.out_r, self.err_r))
+        return out, err, finished
+
+    # -- end -----------------------------------------------------------------------------------
+
+    def wait(self) -> int | None:
         if self.status is None:
-            try:
-                self.status = recv(self.ctrl, self.deadline)["status"]
-            except TimeoutError:
-                os.kill(self.pid, signal.SIGKILL)
-                self.status = recv(self.ctrl, time.monotonic() + 30)["status"]
-                return None
+            seconds = max(self.deadline - time.monotonic(), 0.0)
+            reply = self.launcher.call(
+                {"op": "wait", "pid": self.pid, "seconds": seconds}, (), seconds
+            )
+            self.status = reply["status"]
         return self.status
 
-    def exit_reason(self):
-        status = self.finish()
+    def exit_reason(self) -> str:
+        status = self.wait()
         if status is None:
             return "timeout"
         if os.WIFSIGNALED(status):
@@ -299,128 +198,189 @@ class Child:
             return f"killed by signal {sig} ({signal.Signals(sig).name})"
         return f"exited with code {os.WEXITSTATUS(status)}"
 
-    def output(self, name):
-        """What C wrote to its stdout or stderr file ("" if it never got to create it)."""
-        try:
-            with open(os.path.join(self.workdir, name), "rb") as fh:
-                return fh.read(OUTPUT_CAP).decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
+    def close(self) -> None:
+        """End the case: kill every process the guest left, empty its home."""
+        self.sock.close()
+        for fd in (self.out_r, self.err_r):
+            if fd is not None:
+                os.close(fd)
+        self.launcher.call({"op": "reset"})
 
 
-def make_proxy(child, name):
+def rebuild(raised: dict) -> BaseException:
+    """The candidate's exception as the nearest builtin Exception type (else CandidateFailure)."""
+    for name in raised["types"]:
+        cls = getattr(builtins, name, None)
+        if isinstance(cls, type) and issubclass(cls, Exception):
+            return cls(raised["message"])
+    return CandidateFailure("error: " + describe_raised(raised))
+
+
+def describe_raised(raised) -> str:
+    if not isinstance(raised, dict):
+        return str(raised)
+    line = f" (line {raised['line']})" if raised.get("line") else ""
+    return f"{raised['types'][0]}: {raised['message']}{line}"
+
+
+def write_back(args, kwargs, mutated: dict) -> None:
+    """Apply in-place changes the candidate made to its arguments to the tests' own objects."""
+    for key, encoded in mutated.items():
+        target = args[int(key)] if key.isdigit() else kwargs.get(key)
+        new = decode(encoded)
+        if isinstance(target, list) and isinstance(new, list):
+            target[:] = new
+        elif isinstance(target, dict) and isinstance(new, dict):
+            target.clear()
+            target.update(new)
+        elif isinstance(target, set | collections.deque) and isinstance(
+            new, set | collections.deque
+        ):
+            target.clear()
+            target.update(new) if isinstance(target, set) else target.extend(new)
+
+
+# -- test code ---------------------------------------------------------------------------------
+
+
+def free_names(sources: list[str]) -> set[str]:
+    """Names the test code reads but neither defines, imports, binds nor gets from builtins."""
+    loaded, bound = set(), set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Name):
+                (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                bound.add(node.name)
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return loaded - bound - set(dir(builtins))
+
+
+def make_proxy(guest: Guest, name: str):
     def proxy(*args, **kwargs):
-        return child.call(name, args, kwargs)
+        return guest.call(name, args, kwargs)
 
-    proxy.__name__ = name
+    proxy.__name__ = proxy.__qualname__ = name
     return proxy
 
 
-def run_case(ctrl, spec, index, case):
-    """Run one case in a fresh C; return the verdict mapping (status pass/fail/result)."""
-    kind = spec["kind"]
-    child = Child(ctrl, case, kind, spec["case_timeout"], os.path.join(os.getcwd(), f"case{index}"))
+def test_namespace(guest: Guest, spec: dict, case: dict, ready: list[str]) -> dict:
+    """Trusted builtins; proxies only for the candidate's names the tests use and do not own;
+    standard-library modules the tests use without importing them."""
+    sources = [spec.get("setup", ""), case.get("check") or case.get("code", "")]
+    namespace = {"__name__": "__tests__", "__builtins__": builtins}
+    for name in sorted(free_names(sources)):
+        if name in ready:
+            namespace[name] = make_proxy(guest, name)
+        elif name in sys.stdlib_module_names:
+            with contextlib.suppress(ImportError):
+                namespace[name] = importlib.import_module(name)
+    return namespace
+
+
+def run_assert(guest: Guest, spec: dict, case: dict, ready: list[str]) -> dict:
+    """Execute the trusted test code here, with the candidate's functions as proxies."""
     try:
-        if kind == "io":
-            return io_verdict(child)
-        try:
-            ready = child.receive()
-        except CandidateError as exc:
-            return {"status": "fail", "reason": _failure(str(exc))}
-        if "error" in ready:
-            return {"status": "fail", "reason": _failure(ready["error"])}
-        if kind == "call":
-            try:
-                value = child.call(spec["fn_name"], decode(case["args"]), decode(case["kwargs"]))
-            except CandidateError as exc:
-                return {"status": "fail", "reason": _failure(str(exc))}
-            return {"status": "result", "value": encode(value)}
-        return run_assert(child, spec, case, ready["ready"])
-    finally:
-        child.finish()
-
-
-def io_verdict(child):
-    """A program's output, or why it did not end normally (timeout, signal, exit code)."""
-    error = None
-    if child.finish() is None:
-        error = "timeout"
-    elif child.status != 0:
-        last = child.output("stderr").strip().splitlines()[-1:] or [""]
-        error = f"error: {child.exit_reason()}: {last[0][:300]}".rstrip(": ")
-    return {"status": "result", "stdout": child.output("stdout"), "error": error}
-
-
-def run_assert(child, spec, case, names):
-    """Execute trusted test code in T with the candidate's functions as data-only proxies.
-
-    Names the trusted ``setup`` defines (e.g. HumanEval's helper ``encode_cyclic``) keep their
-    trusted definition, so a candidate cannot pass by redefining what the test relies on; only
-    the entry point and names the setup does not define are the candidate's.
-    """
-    namespace = {"__name__": "__tests__"}
-    for name in names:
-        namespace[name] = make_proxy(child, name)
-    try:
+        namespace = test_namespace(guest, spec, case, ready)
         if spec.get("setup"):
             exec(compile(spec["setup"], "setup.py", "exec"), namespace)  # noqa: S102 - trusted
         if "check" in case:
-            entry = make_proxy(child, case["entry_point"])
+            entry = make_proxy(guest, case["entry_point"])
             namespace[case["entry_point"]] = entry  # over the prompt's docstring-only stub
             exec(compile(case["check"], "tests.py", "exec"), namespace)  # noqa: S102 - trusted
             namespace["check"](entry)
         else:
             exec(compile(case["code"], "tests.py", "exec"), namespace)  # noqa: S102 - trusted
-    except CandidateError as exc:
-        return {"status": "fail", "reason": _failure(str(exc))}
+    except CandidateFailure:
+        pass  # recorded on the guest
     except AssertionError as exc:
         detail = f": {exc}" if str(exc) else ""
-        return {"status": "fail", "reason": f"wrong answer: assertion failed{detail}"}
+        return {
+            "status": "fail",
+            "reason": guest.failure or f"wrong answer: assertion failed{detail}",
+        }
     except Exception as exc:
-        return {"status": "fail", "reason": f"error: {type(exc).__name__}: {str(exc)[:300]}"}
+        if guest.raised is not None and exc is guest.raised[0]:
+            return {"status": "fail", "reason": guest.failure or failure(guest.raised[1])}
+        reason = f"error: {type(exc).__name__}: {str(exc)[:300]}"
+        return {"status": "fail", "reason": guest.failure or reason}
+    if guest.failure is not None:
+        return {"status": "fail", "reason": guest.failure}
     return {"status": "pass"}
 
 
-def _failure(message):
-    if message == "timeout":
-        return "timeout"
+def failure(message: str) -> str:
+    if message == "timeout" or message.startswith(("error: ", "memory: ")):
+        return message
     if message.startswith("MemoryError"):
         return "memory: " + message
     return "error: " + message
 
 
-def make_undumpable():
-    """prctl(PR_SET_DUMPABLE, 0): no same-uid process may ptrace us or open /proc/<us>/fd."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE = 4
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+# -- one case ----------------------------------------------------------------------------------
 
 
-def main():
-    with open("spec.json") as fh:
-        spec = json.load(fh)
-    with open(CANDIDATE_FILE) as fh:
-        source = fh.read()
-    make_undumpable()
-    ctrl, zygote_end = socket.socketpair()
-    if os.fork() == 0:
-        ctrl.close()
-        zygote_main(zygote_end, source, spec["kind"])
-    zygote_end.close()
-    token = sys.stdin.readline().strip()  # only now: Z and every C were forked without it
-    out = sys.stdout
-    for index, case in enumerate(spec["cases"]):
+def io_verdict(guest: Guest) -> dict:
+    """The digest of what the program printed, or why it did not end normally."""
+    out, err, finished = guest.output()
+    status = guest.wait() if finished else None
+    error = None
+    if status is None:
+        error = "timeout"
+    elif status != 0:
+        last = err.strip().splitlines()[-1:] or [""]
+        error = f"error: {guest.exit_reason()}: {last[0][:300]}".rstrip(": ")
+    preview = out[:200]
+    return {"status": "result", "digest": output_digest(out), "preview": preview, "error": error}
+
+
+def call_verdict(guest: Guest, spec: dict, case: dict) -> dict:
+    reply = guest.request(spec["fn_name"], decode(case["args"]), decode(case["kwargs"]))
+    if "raised" in reply:
+        return {"status": "fail", "reason": failure(describe_raised(reply["raised"]))}
+    text = json.dumps(reply["value"], ensure_ascii=False)
+    if len(text) <= VALUE_CAP:
+        return {"status": "result", "value": reply["value"]}
+    return {"status": "result", "digest": canonical_digest(reply["value"]), "preview": text[:200]}
+
+
+def run_case(launcher: Launcher, payload: dict, case: dict) -> dict:
+    """Run one case in a fresh guest; the verdict mapping (status pass / fail / result)."""
+    spec = payload["spec"]
+    kind = spec["kind"]
+    guest = Guest(launcher, payload, kind, case.get("stdin", ""), spec["case_timeout"])
+    try:
+        if kind == "io":
+            return io_verdict(guest)
+        ready = guest.ready()
+        if kind == "call":
+            return call_verdict(guest, spec, case)
+        return run_assert(guest, spec, case, ready)
+    except CandidateFailure as exc:
+        return {"status": "fail", "reason": failure(str(exc))}
+    finally:
+        guest.close()
+
+
+def main() -> None:
+    payload = json.loads(sys.stdin.buffer.read())
+    os.close(0)
+    token = payload.pop("token")
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8", errors="surrogateescape")
+    sys.stdout = sys.stderr  # whatever test code prints never mixes with the verdicts
+    launcher = Launcher(int(os.environ["GRPOKIT_GUEST_FD"]))
+    for index, case in enumerate(payload["spec"]["cases"]):
         try:
-            verdict = run_case(ctrl, spec, index, case)
-        except (EOFError, OSError, TimeoutError) as exc:
+            verdict = run_case(launcher, payload, case)
+        except (EOFError, OSError, TimeoutError, ValueError) as exc:
             verdict = {"status": "fail", "reason": f"harness: {type(exc).__name__}: {exc}"}
-        out.write(f"{token} {json.dumps({'case': index, **verdict})}\n")
+        out.write(f"{token} {json.dumps({'case': index, **verdict}, ensure_ascii=False)}\n")
         out.flush()
     out.write(f"{token} {json.dumps({'done': True})}\n")
     out.flush()
-    ctrl.close()
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ Task field ``tests`` is one of:
 - ``{"kind": "call", "fn_name": "add", "cases": [{"args": [1, 2], "expected": 3}, ...]}``
 
 score = passed cases / cases (option ``all_or_nothing``). Expected outputs never enter the
-sandbox: ``io`` and ``call`` outputs come back as plain data and are compared here, with exact
-types (``1``, ``1.0`` and ``True`` differ; a tuple is not a list). ``assert`` cases run inside
-the sandbox in a tester process that never executes candidate code (see ``code_harness``), and
-count only when its verdict line carries this run's random token.
+sandbox: ``io`` outputs come back as digests of the normalised text, ``call`` results as plain
+data (or a digest when large) and are compared here, with exact types (``1``, ``1.0`` and
+``True`` differ; a tuple is not a list; a generator is not a list). The tests run inside the
+sandbox in a tester that never executes candidate code and that no candidate process can reach
+(``code_harness``); each case's candidate runs in a fresh guest process (``code_runner``).
+A verdict counts only when its line carries this run's random token.
 """
 
 from __future__ import annotations
@@ -28,12 +30,33 @@ from pathlib import Path
 from typing import Any
 
 from rewards.verifier import Verifier, VerifyResult
-from rewards.verifiers.code_harness import decode, encode
+from rewards.verifiers.code_codec import (
+    canonical_digest,
+    decode,
+    encode,
+    normalise_output,
+    output_digest,
+)
 from sandboxes import Limits, get_sandbox
 
-HARNESS_SOURCE = (Path(__file__).parent / "code_harness.py").read_text()
+__all__ = ["CodeVerifier", "extract_code", "normalise_output", "same_output", "same_value"]
+
+
+def _bundle(*names: str) -> str:
+    """One standalone program from modules of this package (the codec first)."""
+    parts = ["from __future__ import annotations\n"]
+    for name in names:
+        text = (Path(__file__).parent / name).read_text()
+        parts.append(text.replace("from __future__ import annotations\n", "", 1))
+    return "\n".join(parts)
+
+
+HARNESS_SOURCE = _bundle("code_codec.py", "code_harness.py")
+RUNNER_SOURCE = _bundle("code_codec.py", "code_runner.py")
+VERDICT_BYTES = (256 << 10) + (4 << 10)  # the largest verdict line of one case
 FENCE = re.compile(r"```[ \t]*(python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 KINDS = ("assert", "io", "call")
+BUDGET_MARGIN_SECONDS = 15.0  # sandbox start (a cold container, a busy host) and harness set-up
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,17 @@ class CodeVerifier(Verifier):
     Options = CodeOptions
     required_fields = ("tests",)
 
+    def time_budget(self, row: Mapping[str, Any]) -> float | None:
+        """Seconds one row may need: every case at its limit, plus sandbox start-up margin.
+
+        The scorer's per-item limit is at least this, so a candidate that loops forever ends
+        as this verifier's own ``timeout`` verdict, never as a killed scoring item."""
+        try:
+            spec, _ = split_tests(row.get("tests"), self.options)
+        except ValueError:
+            return None
+        return len(spec["cases"]) * (self.options.case_timeout + 0.5) + BUDGET_MARGIN_SECONDS
+
     def verify(self, completion: str, row: Mapping[str, Any]) -> VerifyResult:
         try:
             spec, expected = split_tests(row["tests"], self.options)
@@ -97,13 +131,16 @@ class CodeVerifier(Verifier):
             wall_seconds=cases * (self.options.case_timeout + 0.5) + 5,
             cpu_seconds=math.ceil(cases * self.options.case_timeout) + 5,
             memory_mb=self.options.memory_mb,
+            max_output_bytes=(1 << 20) + cases * VERDICT_BYTES,
         )
-        files = {"spec.json": json.dumps(spec), "solution.py": extract_code(completion)}
+        payload = {"token": token, "spec": spec, "runner": RUNNER_SOURCE}
+        payload["source"] = extract_code(completion)
         run = sandbox_for(self.options.backend).run(
-            HARNESS_SOURCE, stdin=token + "\n", files=files, limits=limits
+            HARNESS_SOURCE, stdin=json.dumps(payload), limits=limits, guests=True
         )
         verdicts = parse_verdicts(run.stdout, token)
-        reasons = [self._judge(verdicts.get(i), expected[i]) for i in range(cases)]
+        io = spec["kind"] == "io"
+        reasons = [self._judge(verdicts.get(i), expected[i], io) for i in range(cases)]
         if run.out_of_memory:  # a kill by the memory limit (cgroup OOM) arrives as SIGKILL
             reasons = [
                 r and r.replace("error: killed by signal 9", "memory: killed by signal 9")
@@ -111,7 +148,7 @@ class CodeVerifier(Verifier):
             ]
         return self._result(reasons, run)
 
-    def _judge(self, verdict: dict | None, expected: Any) -> str | None:
+    def _judge(self, verdict: dict | None, expected: Any, io: bool) -> str | None:
         """None when the case passed, else why it failed."""
         if verdict is None:
             return "no verdict (the sandbox stopped before this case)"
@@ -119,21 +156,30 @@ class CodeVerifier(Verifier):
             return None
         if verdict["status"] == "fail":
             return verdict["reason"]
-        if "stdout" in verdict:
-            if verdict.get("error"):
-                return verdict["error"]
-            return (
-                None
-                if same_output(verdict["stdout"], expected)
-                else (f"wrong answer: printed {_preview(verdict['stdout'])}")
-            )
+        if "error" in verdict and verdict["error"]:
+            return verdict["error"]
+        if "digest" in verdict:
+            return self._judge_digest(verdict, expected, io)
         try:
             value = decode(verdict["value"])
         except (ValueError, TypeError, KeyError) as exc:
             return f"error: undecodable result ({exc})"
         if same_value(value, expected, self.options.float_rel_tol):
             return None
-        return f"wrong answer: returned {_preview(repr(value))}"
+        return f"wrong answer: returned {_preview(_safe_repr(value))}"
+
+    def _judge_digest(self, verdict: dict, expected: Any, io: bool) -> str | None:
+        """io output, or a result too large to send whole: compare digests."""
+        if io:
+            if verdict["digest"] == output_digest(expected):
+                return None
+            return f"wrong answer: printed {_preview(verdict.get('preview', ''))}"
+        try:
+            if verdict["digest"] == canonical_digest(encode(expected)):
+                return None
+        except (TypeError, ValueError):
+            pass
+        return f"wrong answer: returned {_preview(verdict.get('preview', ''))}"
 
     def _result(self, reasons: list[str | None], run: Any) -> VerifyResult:
         passed = sum(r is None for r in reasons)
@@ -242,14 +288,6 @@ def parse_verdicts(stdout: str, token: str) -> dict[int, dict[str, Any]]:
     return verdicts
 
 
-def normalise_output(text: str) -> list[str]:
-    """Lines with runs of whitespace collapsed and ends stripped; trailing blank lines dropped."""
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    while lines and not lines[-1]:
-        lines.pop()
-    return lines
-
-
 def same_output(printed: str, expected: str) -> bool:
     return normalise_output(printed) == normalise_output(expected)
 
@@ -269,6 +307,13 @@ def same_value(got: Any, want: Any, rel_tol: float = 0.0) -> bool:
     if isinstance(want, dict):
         return got.keys() == want.keys() and all(same_value(got[k], want[k], rel_tol) for k in want)
     return got == want
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except ValueError:  # an int past Python's int-to-str limit
+        return f"<int of {value.bit_length()} bits>" if isinstance(value, int) else "<value>"
 
 
 def _preview(text: str, limit: int = 80) -> str:
