@@ -157,26 +157,39 @@ class Guest:
     # -- io ------------------------------------------------------------------------------------
 
     def output(self) -> tuple[str, str, bool]:
-        """(stdout, stderr, finished): read both pipes until EOF or the deadline."""
+        """(stdout, stderr, exited): what the program printed until it exited (or the deadline).
+
+        Output is read while the program runs; once it has exited, what is left in the pipes is
+        drained and processes it left behind (which may hold the pipes open) are ignored, and
+        killed when the case ends."""
         bufs = {self.out_r: bytearray(), self.err_r: bytearray()}
         caps = {self.out_r: IO_OUTPUT_CAP, self.err_r: STDERR_CAP}
+        pidfd = _pidfd(self.pid)
+        exited = False
         with selectors.DefaultSelector() as selector:
             for fd in bufs:
                 selector.register(fd, selectors.EVENT_READ)
-            while selector.get_map():
+            if pidfd is not None:
+                selector.register(pidfd, selectors.EVENT_READ)
+            while len(selector.get_map()) > (pidfd is not None) and not exited:
                 remaining = self.deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 for key, _ in selector.select(remaining):
-                    data = os.read(key.fd, 1 << 16)
-                    if not data:
+                    if key.fd == pidfd:
+                        exited = True
+                    elif not _read_into(key.fd, bufs[key.fd], caps[key.fd]):
                         selector.unregister(key.fd)
-                    else:
-                        buf = bufs[key.fd]
-                        buf += data[: max(caps[key.fd] - len(buf), 0)]
-            finished = not selector.get_map()
+            pipes_closed = len(selector.get_map()) == (pidfd is not None)
+        if pidfd is not None:
+            os.close(pidfd)
+        for fd in bufs if exited else ():
+            os.set_blocking(fd, False)
+            with contextlib.suppress(BlockingIOError):
+                while _read_into(fd, bufs[fd], caps[fd]):
+                    pass
         out, err = (bufs[fd].decode("utf-8", "replace") for fd in (self.out_r, self.err_r))
-        return out, err, finished
+        return out, err, exited or pipes_closed
 
     # -- end -----------------------------------------------------------------------------------
 
@@ -205,6 +218,21 @@ class Guest:
             if fd is not None:
                 os.close(fd)
         self.launcher.call({"op": "reset"})
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when ``pid`` exits (None where the kernel has none)."""
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return None
+
+
+def _read_into(fd: int, buf: bytearray, cap: int) -> bool:
+    """Read one chunk into ``buf`` (kept under ``cap``); False at end of file."""
+    data = os.read(fd, 1 << 16)
+    buf += data[: max(cap - len(buf), 0)]
+    return bool(data)
 
 
 def rebuild(raised: dict) -> BaseException:
@@ -366,6 +394,7 @@ def run_case(launcher: Launcher, payload: dict, case: dict) -> dict:
 
 
 def main() -> None:
+    sys.set_int_max_str_digits(0)  # test code may print or compare ints of any size
     payload = json.loads(sys.stdin.buffer.read())
     os.close(0)
     token = payload.pop("token")

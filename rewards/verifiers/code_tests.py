@@ -24,7 +24,7 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -310,6 +310,8 @@ def same_value(got: Any, want: Any, rel_tol: float = 0.0) -> bool:
 
 
 def _safe_repr(value: Any) -> str:
+    if isinstance(value, Iterator):
+        return f"an iterator over {_safe_repr(list(value))}"
     try:
         return repr(value)
     except ValueError:  # an int past Python's int-to-str limit
