@@ -20,7 +20,10 @@ import sys
 import traceback
 import types
 
-import _guest
+try:
+    import _guest  # inside the sandbox: bind-mounted side by side
+except ImportError:  # imported as part of the sandboxes package (tests, lint)
+    from sandboxes import _guest
 
 WORKDIR = "/tmp"
 SETUP_FAILED = 125  # exit code of a child whose setup (not the program) failed
