@@ -77,7 +77,13 @@ def _parse_kv(pairs: tuple[str, ...], what: str) -> dict[str, Any]:
 @click.option("--answer", help="Gold answer (task field 'answer').")
 @click.option("--field", "fields", multiple=True, metavar="KEY=VALUE", help="Other task field.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Verifier option.")
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds for the item; more if the verifier's time budget for the row is larger.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def verify(name, completion, answer, fields, options, timeout, as_json) -> None:
     """Score one completion with verifier NAME."""
@@ -109,7 +115,12 @@ def verify(name, completion, answer, fields, options, timeout, as_json) -> None:
 @click.option("--scheme", type=click.Path(exists=True, dir_okay=False), help="YAML/TOML scheme.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Results JSONL.")
 @click.option("--workers", type=int, default=None, help="Scoring processes (default: cores).")
-@click.option("--timeout", type=float, default=None, help="Seconds per item (default 5).")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Seconds per item (default 5); more for a row whose verifier's time budget is larger.",
+)
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write the summary here.")
 def eval_command(input_path, names, scheme, out_path, workers, timeout, summary_json) -> None:
     """Score every row of a JSONL file and summarise errors, timing and label agreement."""

@@ -7,7 +7,7 @@ Configured from a mapping or a YAML/TOML file::
       format: {weight: 0.5}
       length: {weight: 0.1, options: {max_length: 2000}}
     format_gate: true      # a completion whose format score is below 1 gets no correctness reward
-    timeout: 5             # seconds per item
+    timeout: 5             # seconds per item, or a verifier's time_budget(row) if larger
     workers: 2             # scoring processes
 
 or the shorthand ``{"math": 1.0, "format": 0.5}``. A component that abstains (score None) is
@@ -69,7 +69,11 @@ class ScoredBatch:
 
 
 class RewardScheme:
-    """Weighted sum of verifier scores (eq. 6.1), scored in worker processes with timeouts."""
+    """Weighted sum of verifier scores (eq. 6.1), scored in worker processes with timeouts.
+
+    ``timeout`` is the per-item limit in seconds; an item whose verifier declares a larger
+    ``time_budget(row)`` gets that budget instead (``BatchScorer``), so a runaway completion
+    ends as the verifier's own verdict, not as a scorer timeout error."""
 
     def __init__(
         self,

@@ -1,10 +1,13 @@
 """Batch scoring in worker processes with a per-item timeout that works from any thread.
 
 Each (verifier, completion, row) item runs in a process of a ``pebble`` pool; an item that
-outlives ``timeout`` seconds has its worker killed and replaced, and comes back as a timeout
-error result. A crashed worker (segfault, ``os._exit``) costs only its item. Workers are forked
-from a clean fork server with the verifier modules preloaded, so replacing one is cheap and no
-torch or CUDA state of the parent is ever inherited.
+outlives its limit has its worker killed and replaced, and comes back as a timeout error result.
+An item's limit is the scorer's ``timeout``, or the verifier's ``time_budget(row)`` when that is
+larger: a verifier that bounds its own work (the ``code`` verifier: cases x case limit + a
+margin) then answers a runaway completion with its own verdict (score 0, reason ``timeout``)
+instead of being killed. A crashed worker (segfault, ``os._exit``) costs only its item. Workers
+are forked from a clean fork server with the verifier modules preloaded, so replacing one is
+cheap and no torch or CUDA state of the parent is ever inherited.
 
 Scoring can also start before the whole batch is known: ``submit`` returns futures without
 waiting, and ``prefetch`` starts one item that a later ``score`` call will hold at a given
@@ -19,6 +22,7 @@ import math
 import multiprocessing
 import os
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -34,7 +38,7 @@ DEFAULT_TIMEOUT = 5.0
 
 @dataclass(frozen=True)
 class Timed:
-    """A verdict and how long it took (seconds; the timeout for a timed-out item)."""
+    """A verdict and how long it took (seconds; the item's limit for a timed-out item)."""
 
     result: VerifyResult
     seconds: float
@@ -51,6 +55,22 @@ def checked(result: Any) -> VerifyResult:
     if result.score is not None and not math.isfinite(result.score):
         return VerifyResult.failure(f"non-finite score {result.score!r}", result.reason)
     return result
+
+
+def item_timeout(verifier: Verifier, row: Mapping[str, Any], timeout: float) -> float:
+    """The larger of ``timeout`` and the verifier's ``time_budget(row)``.
+
+    A budget that raises or is not a positive finite number is ignored: a verifier bug must
+    not break scoring (the item still gets ``timeout``)."""
+    try:
+        budget = verifier.time_budget(row)
+    except Exception:  # noqa: BLE001 - a broken budget costs nothing but the extra time
+        return timeout
+    if isinstance(budget, bool) or not isinstance(budget, int | float):
+        return timeout
+    if not math.isfinite(budget) or budget <= 0:
+        return timeout
+    return max(timeout, float(budget))
 
 
 def run_one(verifier: Verifier, completion: str, row: Mapping[str, Any]) -> Timed:
@@ -92,7 +112,9 @@ class _Prefetched:
 class BatchScorer:
     """Scores items with a pool of ``workers`` processes and a per-item ``timeout``.
 
-    ``workers=0`` scores inline in the calling thread, with no timeout: for debugging only.
+    Each item may run for ``timeout`` seconds, or for its verifier's ``time_budget(row)`` when
+    that is larger (see ``item_timeout``). ``workers=0`` scores inline in the calling thread,
+    with no timeout: for debugging only.
     Use as a context manager, or call ``close()``.
     """
 
@@ -110,6 +132,7 @@ class BatchScorer:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self._pool: ProcessPool | None = None
         self._prefetched: dict[int, _Prefetched] = {}
+        self._limits: weakref.WeakKeyDictionary[Future, float] = weakref.WeakKeyDictionary()
 
     def _get_pool(self) -> ProcessPool:
         if self._pool is None:
@@ -211,7 +234,10 @@ class BatchScorer:
     def _start(self, name: str, completion: str, row: Mapping[str, Any]) -> Future:
         """One item's future: scheduled in the pool, or (``workers=0``) scored right away."""
         if self.workers:
-            return self._get_pool().schedule(_work, (name, completion, row), timeout=self.timeout)
+            limit = item_timeout(self.verifiers[name], row, self.timeout)
+            future = self._get_pool().schedule(_work, (name, completion, row), timeout=limit)
+            self._limits[future] = limit
+            return future
         future: Future = Future()
         try:
             future.set_result(run_one(self.verifiers[name], completion, row))
@@ -231,7 +257,8 @@ class BatchScorer:
         try:
             return future.result()
         except FutureTimeout:
-            return Timed(VerifyResult.failure(f"timeout after {self.timeout:g}s"), self.timeout)
+            limit = self._limits.get(future, self.timeout)
+            return Timed(VerifyResult.failure(f"timeout after {limit:g}s"), limit)
         except ProcessExpired as exc:
             return Timed(VerifyResult.failure(f"crash: worker died ({exc})"), 0.0)
         except Exception as exc:  # e.g. an unpicklable row or result

@@ -3,7 +3,8 @@
 A verifier has a ``name``, a ``kind`` (which term of r = r_correct + r_format + r_aux,
 textbook eq. 6.1, it feeds), a ``description`` and typed options (a dataclass ``Options``).
 ``verify`` never raises for a bad completion or a bad row: it returns a ``VerifyResult`` whose
-``error`` says what went wrong (timeout, crash, missing or bad task field).
+``error`` says what went wrong (timeout, crash, missing or bad task field). A verifier that
+needs more time for a row than the scorer's per-item limit declares it with ``time_budget``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,18 @@ class Verifier(ABC):
     @abstractmethod
     def verify(self, completion: str, row: Mapping[str, Any]) -> VerifyResult:
         """Score ``completion`` against the task ``row`` (``answer``, ``tests``, ``language``...)."""
+
+    def time_budget(self, row: Mapping[str, Any]) -> float | None:
+        """Seconds ``verify`` may need for ``row`` at most, or None for no special need.
+
+        The scorer gives each item the larger of its own per-item timeout and this budget, so
+        a verifier that enforces its own limits (a sandbox's per-case timeout) ends a runaway
+        completion with its own verdict (score 0, reason ``timeout``) before the scorer kills
+        the item as an error. Called in the scoring parent process for every item: keep it
+        cheap, and never run the completion here. A budget that raises or is not a positive
+        finite number is ignored (the scorer's timeout applies).
+        """
+        return None
 
     def __call__(self, completion: str, row: Mapping[str, Any]) -> VerifyResult:
         """``verify`` guarded: missing fields and exceptions become error results, never raise."""

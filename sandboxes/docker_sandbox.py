@@ -9,7 +9,9 @@ but PID 1 is left, else the container is replaced. ``reuse=False`` starts and re
 container per run (the cold baseline the benchmark compares against).
 
 Containers are labelled with their owner process: ``close()`` (also run at interpreter exit)
-removes them, and every new sandbox first reaps the containers of owners that died.
+removes them; if the owner dies without closing (a scoring worker killed by its timeout), its
+watchdog process removes them at once (``docker_watchdog``); and every new sandbox first reaps
+the containers of owners that died.
 
 The default image is built locally by ``sandboxes/docker_image/build.sh``.
 """
@@ -24,8 +26,9 @@ from typing import Any
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxUnavailable
 from sandboxes.docker_container import ContainerSpec, PooledContainer, Resources
 from sandboxes.docker_exec import ExecOutcome, build_payload, run_exec
-from sandboxes.docker_owner import new_session_labels, reap_orphans
+from sandboxes.docker_owner import SESSION_LABEL, new_session_labels, reap_orphans
 from sandboxes.docker_pool import ContainerPool
+from sandboxes.docker_watchdog import Watchdog
 
 DEFAULT_IMAGE = "grpokit-sandbox:latest"
 BUILD_HINT = "build it with `sudo bash sandboxes/docker_image/build.sh` (or `make system`)"
@@ -93,8 +96,10 @@ class DockerSandbox(Sandbox):
         self._check_image()
         self.reaped = reap_orphans(self._client)  # containers of crashed owners, removed
         default = (self._spec(self.limits), Resources.from_limits(self.limits))
-        self._pool = ContainerPool(self._client, pool_size, new_session_labels(), default)
-        self._finalizer = weakref.finalize(self, self._pool.close)
+        labels = new_session_labels()
+        self._watchdog = Watchdog.start(labels[SESSION_LABEL])  # removes them if we die
+        self._pool = ContainerPool(self._client, pool_size, labels, default)
+        self._finalizer = weakref.finalize(self, _close, self._pool, self._watchdog)
         if reuse:
             self._pool.warm()
 
@@ -205,6 +210,13 @@ class DockerSandbox(Sandbox):
             extra=extra,
         )
         return result, clean
+
+
+def _close(pool: ContainerPool, watchdog: Watchdog) -> None:
+    try:
+        pool.close()
+    finally:
+        watchdog.stop()
 
 
 def _memory_error(exit_code: int | None, stderr: str) -> bool:
