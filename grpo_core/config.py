@@ -59,7 +59,8 @@ class TrainConfig:
 
     # -- rewards and advantages (lines 8-9) -------------------------------------------------
     reward_workers: int | None = None  #: scoring processes; None = the scheme's setting
-    reward_timeout: float | None = None  #: seconds per item; None = the scheme's setting
+    #: seconds per item (or the verifier's time budget, if larger); None = the scheme's setting
+    reward_timeout: float | None = None
     advantage_mode: Literal["auto", "outcome", "process"] = "auto"  #: auto: process if steps
     advantage_scale: Literal["group", "batch", "none"] = "group"  #: eq. 3.4 / batch std / Dr. GRPO
     advantage_std: Literal["population", "sample"] = "population"  #: eq. 3.3 divides by G
