@@ -42,6 +42,8 @@ CATEGORY_NOTES: dict[str, str] = {
     "empty_set": "math-verify does not equate \\varnothing and \\emptyset",
     "tiny": "math-verify compares tiny values at 15 digits with chop (1/2^99 == 1/2^98)",
     "hedge": "hedged answer: several candidates for one value",
+    "self_correction": "a box corrected later in the text: the last box counts",
+    "sentence": "final answer stated in a sentence or another language",
     "no_answer": "no final answer: math-verify takes any number in the text",
     "answer_tag": "answer given in <answer> tags",
     "pathological": "pathological input (tower, huge factorial, deep nesting, megabyte)",
@@ -354,10 +356,40 @@ def _hedge(rng: R) -> tuple[str, str]:
     finals = [
         f"The answer is ${first}$ or ${second}$.",
         f"So the answer is $\\boxed{{{first} \\text{{ or }} {second}}}$.",
-        f"Maybe $\\boxed{{{first}}}$. Actually it could be $\\boxed{{{second}}}$.",
+        f"Maybe $\\boxed{{{first}}}$ or $\\boxed{{{second}}}$.",
         f"Hence $\\boxed{{x = {first}, {second}}}$.",
     ]
     return str(n), f"{reasoning(rng)}\n{rng.choice(finals)}"
+
+
+def _self_correction(rng: R) -> tuple[str, str, int]:
+    """A first box, then a correction and a last box: the last box is the answer."""
+    n = rng.randint(1, 60)
+    wrong = n + rng.choice([-3, -1, 1, 2, 5])
+    first, last, label = (wrong, n, 1) if rng.random() < 0.5 else (n, wrong, 0)
+    fix = rng.choice(
+        [
+            "Wait, that drops a sign. Redoing the last step gives",
+            "Actually, I made an arithmetic error above; correcting it, the result is",
+        ]
+    )
+    text = f"{reasoning(rng)} So $\\boxed{{{first}}}$.\n\n{fix} $\\boxed{{{last}}}$."
+    return str(n), text, label
+
+
+_SENTENCES = (
+    "Final Answer: The largest $n$ is {x}.",
+    "Final Answer: The number of ways is {x}. I hope it is correct.",
+    "<answer>答案是 {x}</answer>",
+    "所以答案是 {x}。",
+    "Answer: ${x}$",
+)
+
+
+def _sentence(rng: R) -> tuple[str, str, int]:
+    """The final answer stated in a sentence (English or Chinese), not boxed."""
+    gold, answer, label = rng.choice([_integer, _fraction])(rng)
+    return gold, f"{reasoning(rng)}\n{rng.choice(_SENTENCES).format(x=answer)}", label
 
 
 def _no_answer(rng: R) -> tuple[str, str]:
@@ -398,6 +430,8 @@ def _pathological(rng: R) -> tuple[str, str, int]:
 
 WHOLE: dict[str, tuple[float, Callable[[R], tuple]]] = {
     "hedge": (5, _hedge),
+    "self_correction": (2, _self_correction),
+    "sentence": (3, _sentence),
     "no_answer": (3, _no_answer),
     "answer_tag": (6, _answer_tag),
     "pathological": (1, _pathological),

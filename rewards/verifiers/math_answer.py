@@ -6,17 +6,23 @@ equivalent (exact symbolic comparison first, tolerance only for a gold written w
 ``math_equiv`` and ``math_sympy``.
 
 Rows: ``answer`` is required: a string (LaTeX or plain), a number, or a list of accepted
-answers (any of them may match). A ``\\boxed{}`` in the gold is unwrapped.
+answers (any of them may match). A gold may be a worked solution: its boxes (several boxes
+joined only by "and" or commas are one answer, ``\\boxed{1} and \\boxed{2}`` is 1, 2), else its
+"the answer is ..." sentence, else the whole text is the answer. A gold that does not parse is
+an error result ("the gold answer does not parse: ..."), never a silent 0.
 
 Verdicts (``VerifyResult.reason``): "equivalent: 1/2 == 0.5", "not equivalent: ...",
 "no final answer found", "answer too long: ...", "hedged: several candidates (3, 4)" when an
 answer offers several different values for a single-valued gold ("3 or 4", "x = 3, 4",
-"\\boxed{3} ... \\boxed{4}"); a refusal to evaluate an explosive expression (``math_guard``) is
-a "not equivalent" with the cause. A time limit hit is an error result ("math time limit ...").
+"\\boxed{3} or \\boxed{4}", "it is either 3 or 4"); a box corrected later in the text is no
+candidate (the last box counts). An answer written as a sentence ("The largest $n$ is 34",
+"答案是 12") is read as the value it states (``math_prose``). A refusal to evaluate an
+explosive expression (``math_guard``) is a "not equivalent" with the cause. A time limit hit is
+an error result ("math time limit ...").
 
 Robustness: only the last ``max_chars`` characters are read, an answer longer than
 ``max_answer_chars`` is not parsed, explosive expressions are refused before sympy sees them,
-and in the main thread the whole comparison runs under a ``SIGALRM`` time limit (in other
+and in the main thread the whole comparison runs under a CPU-time limit (``SIGPROF``; in other
 threads the batch scorer's per-item kill is the backstop). This module imports neither sympy
 nor math_verify: they are imported on the first comparison that needs them.
 """
@@ -29,18 +35,22 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rewards.verifier import Verifier, VerifyResult
-from rewards.verifiers.math_equiv import Rules, Verdict, compare, parse_structure
-from rewards.verifiers.math_extract import (
-    METHODS,
-    Extracted,
-    boxed_contents,
-    clean,
-    expand_pm,
-    extract_final_answer,
-    split_top_level,
+from rewards.verifiers.math_clean import clean, decimal_comma, expand_pm, split_top_level
+from rewards.verifiers.math_equiv import (
+    GoldUnreadable,
+    Rules,
+    Verdict,
+    compare,
+    is_text,
+    parse_number,
+    parse_structure,
 )
+from rewards.verifiers.math_extract import METHODS, Extracted, extract_final_answer, extract_gold
 from rewards.verifiers.math_guard import TimeLimitExceeded, time_limit
+from rewards.verifiers.math_prose import final_value
 
+#: a gold field may be a worked solution this long; the answer it states at most MAX_GOLD_CHARS
+MAX_GOLD_FIELD_CHARS = 20_000
 MAX_GOLD_CHARS = 2_000
 MAX_CANDIDATES = 8
 
@@ -58,7 +68,7 @@ class MathOptions:
     decimal_gold: ``rounded`` reads a gold written with decimals (3.14) as rounded to its last
         digit and accepts answers within half a unit of it (3.14159, \\pi); ``exact`` does not.
     float_rounding: with ``rounded``, compare to this many decimals instead of the gold's own.
-    time_limit: seconds for one comparison (SIGALRM, main thread only; 0 turns it off).
+    time_limit: CPU seconds for one comparison (SIGPROF, main thread only; 0 turns it off).
     """
 
     extract: tuple[str, ...] = METHODS
@@ -107,10 +117,11 @@ def gold_answers(value: Any) -> list[str]:
         if isinstance(v, bool) or not isinstance(v, (str, int, float)):
             raise ValueError(f"bad task field 'answer': expected text or a number, got {v!r}")
         text = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+        if len(text) > MAX_GOLD_FIELD_CHARS:
+            raise ValueError(f"bad task field 'answer': {len(text)} chars > {MAX_GOLD_FIELD_CHARS}")
+        text = extract_gold(text)
         if len(text) > MAX_GOLD_CHARS:
             raise ValueError(f"bad task field 'answer': {len(text)} chars > {MAX_GOLD_CHARS}")
-        boxes = boxed_contents(text)
-        text = clean(boxes[-1] if boxes else text)
         if not text:
             raise ValueError("bad task field 'answer': empty")
         golds.append(text)
@@ -149,31 +160,57 @@ class MathVerifier(Verifier):
         )
         if found is None:
             return VerifyResult(0.0, "no final answer found")
-        longest = max(len(a) for a in (found.text, *found.candidates))
-        if longest > opts.max_answer_chars:
-            return VerifyResult(0.0, f"answer too long: {longest} chars > max_answer_chars")
-        rules = Rules(opts.decimal_gold == "rounded", opts.float_rounding)
+        rules = Rules(opts.decimal_gold == "rounded", opts.float_rounding, opts.max_answer_chars)
         try:
             with time_limit(opts.time_limit):
                 verdict = judge(golds, found, rules)
         except TimeLimitExceeded:
             return VerifyResult.failure(f"math time limit of {opts.time_limit:g}s exceeded")
+        except GoldUnreadable as exc:
+            return VerifyResult.failure(str(exc))
         return VerifyResult(1.0 if verdict.equal else 0.0, verdict.reason, verdict.error)
 
 
 def judge(golds: list[str], found: Extracted, rules: Rules) -> Verdict:
-    """The verdict against the first gold that matches, else against the first gold."""
-    verdicts = []
+    """The verdict against the first gold that matches, else against the first gold. A gold
+    that does not parse raises ``GoldUnreadable`` unless another gold matches."""
+    verdicts: list[Verdict] = []
+    unreadable: GoldUnreadable | None = None
     for gold in golds:
-        verdict = judge_one(gold, found, rules)
+        try:
+            verdict = judge_one(gold, found, rules)
+        except GoldUnreadable as exc:
+            unreadable = unreadable or exc
+            continue
         if verdict.equal:
             return verdict
         verdicts.append(verdict)
+    if unreadable is not None:
+        raise unreadable
     return verdicts[0]
+
+
+def stated_answer(found: Extracted, gold: str) -> Extracted | None:
+    """The answer with a sentence reduced to the value it states (``math_prose``), unless the
+    gold is itself text; None when the sentence's value is unusable."""
+    if found.candidates or not found.raw or is_text(gold):
+        return found
+    value = final_value(found.raw)
+    if value is None:
+        return found
+    text = clean(value)
+    return Extracted(text, found.source, at=found.at) if text else None
 
 
 def judge_one(gold: str, found: Extracted, rules: Rules) -> Verdict:
     """Compare one gold with the extracted answer, deciding first whether the answer hedges."""
+    stated = stated_answer(found, gold)
+    if stated is None:
+        return Verdict(False, "no final answer found: the sentence states no usable value")
+    found = stated
+    longest = max(len(a) for a in (found.text, *found.candidates))
+    if longest > rules.max_answer_chars:
+        return Verdict(False, f"answer too long: {longest} chars > max_answer_chars")
     multi = r"\pm" in gold or r"\mp" in gold
     single = not multi and parse_structure(gold) is None
     if found.candidates:  # several different boxes
@@ -182,6 +219,8 @@ def judge_one(gold: str, found: Extracted, rules: Rules) -> Verdict:
         answer = ", ".join(found.candidates)
     else:
         answer = found.text
+    if single and decimal_comma(answer) is not None and parse_number(gold) is not None:
+        return compare(gold, answer, rules)  # "1000,99" for 1000.99: a decimal comma
     if single:
         items = [v for item in split_top_level(answer) for v in expand_pm(item)]
         if len(items) > 1:

@@ -2,22 +2,28 @@
 
 The order of the checks (the first that decides wins):
 
-1. identical after cleaning (``math_extract.clean``);
-2. **assignments** (not for text golds): "x = 3" is compared as "3" unless both sides are
-   assignments, then the variables must match too; "x \\in [0, 1]" likewise;
-3. **structures** written out on both sides (sets ``\\{..\\}``, tuples and intervals ``(..]``,
-   bare lists "1, 2", unions ``\\cup``): the brackets must match, ordered items pairwise, sets
-   and lists in any order, each item compared by these same rules;
+1. identical after cleaning (``math_clean.clean``);
+2. **assignments** (not for text golds, ``math_assign``): "x = 3" is compared as "3" unless
+   both sides are assignments, then the labels must match too; "x = 1, y = 2" states the tuple
+   (1, 2), "a = 4, -8" the values 4 and -8, and two lists of assignments match when they give
+   the same labels the same values in any order; "x \\in [0, 1]" likewise. A decimal comma
+   against a plain number ("1,22" for 1.22) is read as a decimal;
+3. **structures** written out on both sides (sets ``\\{..\\}``, tuples and intervals ``(..]``
+   with ``,`` or ``;``, bare lists "1, 2", unions ``\\cup``, ratios and times "3:4", "12:00"):
+   the brackets must match, ordered items and ratio terms pairwise, sets and lists in any order
+   and with repeats ignored (as sets), each item compared by these same rules. A ratio is never
+   a division: "12:00" is not "1:00" (both 12/0 and 1/0 are infinite to sympy);
 4. **text** gold ("yes", "Tuesday", "no solution"): normalised text must match (case,
    ``\\text{}``, punctuation ignored); a single capital letter gold ("B") is a multiple-choice
    letter and accepts "(B)", "B)", "B. 12". Text never goes to sympy, where "yes" == "sey" (a
    product of symbols, commutative). Two letters ("xy") are math, not a word;
-5. **plain numbers** (integers, decimals, ``a/b``, ``\\frac{a}{b}``, ``1.5e3``,
+5. **plain numbers** (``math_numbers``: integers, decimals, ``a/b``, ``\\frac{a}{b}``, ``1.5e3``,
    ``1.5\\times10^{3}``, thousands separators, percentages, units stripped) compared with exact
-   fractions, no sympy;
+   fractions, no sympy; several items against one number are unequal without sympy;
 6. everything else through sympy (``math_sympy``), after ``math_guard.explosive`` has refused
    what could blow up: math_verify's LaTeX parser, then our exact comparison, falling back to
-   ``math_verify.verify`` for relations, sets and mixed forms.
+   ``math_verify.verify`` for relations, sets and mixed forms. A gold that does not parse
+   raises ``GoldUnreadable``: the verifier reports an error for the row, never a silent 0.
 
 **Precision rule.** A gold without a decimal point is exact: the answer must equal it exactly,
 so 1/3 rejects 0.333 and 0.333333 (math_verify accepts 0.333333), 2 rejects 1.9999999, while
@@ -36,20 +42,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 
-from rewards.verifiers.math_extract import split_top_level
+from rewards.verifiers.math_assign import unwrap_assignments
+from rewards.verifiers.math_clean import decimal_comma, split_top_level
 from rewards.verifiers.math_guard import explosive, paused
+from rewards.verifiers.math_numbers import (  # noqa: F401  (Rules is re-exported)
+    Number,
+    Rules,
+    numbers_equal,
+    parse_number,
+    strip_units,
+)
 
 MAX_ITEMS = 32
 
 
-@dataclass(frozen=True)
-class Rules:
-    """How numbers are compared (see the module docstring)."""
+class GoldUnreadable(Exception):
+    """The gold answer does not parse: the row is wrong, not the completion."""
 
-    approximate_decimals: bool = True
-    float_rounding: int | None = None
+    def __init__(self, gold: str) -> None:
+        super().__init__(f"the gold answer does not parse: {_short(gold, 120)!r}")
 
 
 @dataclass(frozen=True)
@@ -67,9 +79,10 @@ def compare(gold: str, answer: str, rules: Rules) -> Verdict:
         return _equal(gold, answer)
     text = is_text(gold)
     if not text:
-        gold, answer, mismatch = _unwrap_assignments(gold, answer)
+        gold, answer, mismatch = unwrap_assignments(gold, answer)
         if mismatch:
             return Verdict(False, f"not equivalent: {mismatch}")
+        gold, answer = _read_decimal_commas(gold, answer)
         if _squash(gold) == _squash(answer):
             return _equal(gold, answer)
     gs, ps = parse_structure(gold), parse_structure(answer)
@@ -82,6 +95,9 @@ def compare(gold: str, answer: str, rules: Rules) -> Verdict:
         if gn is not None and pn is not None:
             ok, how = numbers_equal(gn, pn, rules)
             return _equal(gold, answer, how) if ok else _unequal(gold, answer)
+    mismatch = _structure_vs_value(gs, ps, gold, answer)
+    if mismatch:
+        return _unequal(gold, answer, mismatch)
     for what, value in (("gold", gold), ("answer", answer)):
         why = explosive(value)
         if why:
@@ -91,6 +107,36 @@ def compare(gold: str, answer: str, rules: Rules) -> Verdict:
 
     ok, how = sympy_compare(strip_units(gold), strip_units(answer), rules)
     return _equal(gold, answer, how) if ok else _unequal(gold, answer, how)
+
+
+def _read_decimal_commas(gold: str, answer: str) -> tuple[str, str]:
+    """ "1,22" against a plain number is the decimal 1.22 (on either side)."""
+    g, a = decimal_comma(gold), decimal_comma(answer)
+    if g is not None and parse_number(answer) is not None:
+        gold = g
+    if a is not None and parse_number(gold) is not None:
+        answer = a
+    return gold, answer
+
+
+def _structure_vs_value(
+    gs: Structure | None, ps: Structure | None, gold: str, answer: str
+) -> str | None:
+    """Why a written-out collection cannot equal a single value without sympy, or None: several
+    items against one number, or a ratio with a zero term (12:00 is no division by zero)."""
+    for s, other in ((gs, answer), (ps, gold)):
+        if s is None:
+            continue
+        if s.kind == "ratio" and any(_is_zero(t) for t in s.items):
+            return " (a ratio or time is not a single value)"
+        if s.kind in ("list", "set") and len(s.items) >= 2 and parse_number(other) is not None:
+            return f" ({len(s.items)} values against one)"
+    return None
+
+
+def _is_zero(text: str) -> bool:
+    number = parse_number(text)
+    return number is not None and number.value == 0
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -145,35 +191,6 @@ def _compare_text(gold: str, answer: str) -> Verdict:
     if g == a:
         return _equal(gold, answer, " (as text)")
     return Verdict(False, f"not equivalent: text {_short(answer)!r} vs gold {_short(gold)!r}")
-
-
-# -- assignments ----------------------------------------------------------------------------
-
-_ASSIGN_RE = re.compile(r"^([a-zA-Z](?:_\{?[a-zA-Z0-9]+\}?)?|\\[a-zA-Z]+)\s*(=|\\in\b)\s*(.+)$")
-_RELATION_RE = re.compile(r"=|<|>|\\(?:le|ge|ne|lt|gt|in)(?![a-zA-Z])")
-
-
-def _assignment(text: str) -> tuple[str, str] | None:
-    """("x", "3") for "x = 3" (the last part of a chain "x = 1 + 2 = 3"), else None."""
-    m = _ASSIGN_RE.match(text.strip())
-    if m is None:
-        return None
-    rhs = m.group(3).split("=")[-1].strip() if m.group(2) == "=" else m.group(3).strip()
-    return (m.group(1), rhs) if rhs else None
-
-
-def _unwrap_assignments(gold: str, answer: str) -> tuple[str, str, str | None]:
-    """Drop "x =" where the other side is no relation; both assignments: variables must match."""
-    ga, pa = _assignment(gold), _assignment(answer)
-    if ga and pa:
-        if ga[0] != pa[0]:
-            return gold, answer, f"variable {pa[0]} vs {ga[0]}"
-        return ga[1], pa[1], None
-    if pa and not _RELATION_RE.search(gold):
-        return gold, pa[1], None
-    if ga and not _RELATION_RE.search(answer):
-        return ga[1], answer, None
-    return gold, answer, None
 
 
 # -- structures -----------------------------------------------------------------------------
@@ -231,11 +248,30 @@ def parse_structure(text: str) -> Structure | None:
         return Structure("set", tuple(split_top_level(text[2:-2])[:MAX_ITEMS]))
     if text[:1] in "([" and text[-1:] in ")]" and _closes_at_end(text, 1):
         items = split_top_level(text[1:-1])
-        if len(items) >= 2 and "," in text:
+        if len(items) >= 2 and ("," in text or ";" in text):
             return Structure("ordered", tuple(items[:MAX_ITEMS]), text[0] + text[-1])
         return None
     items = split_top_level(text)
-    return Structure("list", tuple(items[:MAX_ITEMS])) if len(items) >= 2 else None
+    if len(items) >= 2:
+        return Structure("list", tuple(items[:MAX_ITEMS]))
+    terms = _split_ratio(text)
+    return Structure("ratio", tuple(terms[:MAX_ITEMS])) if len(terms) >= 2 else None
+
+
+def _split_ratio(text: str) -> list[str]:
+    """The terms of a ratio or time "3:4", "12:00" (a ``:`` outside brackets), else [text]."""
+    parts, depth, last = [], 0, 0
+    for m in re.finditer(r"\\.|[(\[{]|[)\]}]|:", text):
+        tok = m.group()
+        if tok in "([{":
+            depth += 1
+        elif tok in ")]}":
+            depth -= 1
+        elif tok == ":" and depth == 0:
+            parts.append(text[last : m.start()].strip())
+            last = m.end()
+    parts.append(text[last:].strip())
+    return parts if len(parts) > 1 and all(parts) else [text]
 
 
 def _compare_structures(
@@ -243,18 +279,28 @@ def _compare_structures(
 ) -> Verdict:
     if _items_match(gs, ps, lambda g, a: compare(g, a, rules).equal):
         return _equal(gold, answer, f" (items of the {gs.kind} match)")
-    if len(gs.items) != len(ps.items):
-        return _unequal(gold, answer, f" ({len(ps.items)} items, gold has {len(gs.items)})")
+    g_items, p_items = _distinct(gs), _distinct(ps)
+    if len(g_items) != len(p_items):
+        return _unequal(gold, answer, f" ({len(p_items)} items, gold has {len(g_items)})")
     return _unequal(gold, answer)
 
 
+def _distinct(s: Structure) -> tuple[str, ...]:
+    """The items of an unordered collection with repeats dropped (a set: {1, 1, 2} = {1, 2})."""
+    if s.kind in ("ordered", "ratio"):
+        return s.items
+    return tuple({_squash(i): i for i in s.items}.values())
+
+
 def _items_match(gold: Structure, answer: Structure, equal: Callable[[str, str], bool]) -> bool:
-    if len(gold.items) != len(answer.items):
-        return False
-    if gold.kind == "ordered":
+    if gold.kind in ("ordered", "ratio"):
+        if len(gold.items) != len(answer.items):
+            return False
+        if gold.kind == "ratio" and answer.kind != "ratio":
+            return False
         if answer.kind == "ordered" and answer.brackets != gold.brackets:
             return False
-        if answer.kind not in ("ordered", "list"):
+        if gold.kind == "ordered" and answer.kind not in ("ordered", "list"):
             return False
         return all(equal(g, a) for g, a in zip(gold.items, answer.items, strict=True))
     unordered = {"set", "list"}
@@ -264,105 +310,13 @@ def _items_match(gold: Structure, answer: Structure, equal: Callable[[str, str],
         or (gold.kind == "list" and answer.kind == "ordered" and answer.brackets == "()")
     ):
         return False
-    unused = list(answer.items)
-    for g in gold.items:
+    unused = list(_distinct(answer) if answer.kind != "ordered" else answer.items)
+    gold_items = _distinct(gold)
+    if len(gold_items) != len(unused):
+        return False
+    for g in gold_items:
         hit = next((i for i, a in enumerate(unused) if equal(g, a)), None)
         if hit is None:
             return False
         unused.pop(hit)
     return True
-
-
-# -- plain numbers --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Number:
-    """An exact value; ``quantum`` is the unit of its last stated digit (None: exact)."""
-
-    value: Fraction
-    quantum: Fraction | None
-    percent: bool
-
-
-_NUMBER_RE = re.compile(
-    r"""^(?P<sign>[-+])?\s*(?:
-      \\frac\{\s*(?P<fn>\d+)\s*\}\{\s*(?P<fd>\d+)\s*\}
-    | (?P<rn>\d+)\s*/\s*(?P<rd>\d+)
-    | (?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<frac>\d+))?
-      (?:\s*[eE](?P<e1>[-+]?\d{1,3})
-       |\s*(?:\\times|\\cdot)\s*10\s*\^\s*\{?\s*(?P<e2>[-+]?\d{1,3})\s*\}?)?
-    )\s*(?P<pct>\\?%|percent)?$""",
-    re.VERBOSE,
-)
-
-
-def parse_number(text: str) -> Number | None:
-    """A plain number written in ``text``, or None (an expression, a symbol, a structure)."""
-    m = _NUMBER_RE.match(text.strip())
-    if m is None:
-        return None
-    sign = -1 if m.group("sign") == "-" else 1
-    quantum = None
-    if m.group("fn") is not None or m.group("rn") is not None:
-        num, den = (
-            (m.group("fn"), m.group("fd")) if m.group("fn") else (m.group("rn"), m.group("rd"))
-        )
-        if int(den) == 0:
-            return None
-        value = Fraction(int(num), int(den))
-    elif m.group("int") or m.group("frac"):
-        digits = (m.group("int") or "0").replace(",", "")
-        frac = m.group("frac") or ""
-        exponent = int(m.group("e1") or m.group("e2") or 0)
-        value = Fraction(int(digits + frac), 10 ** len(frac)) * Fraction(10) ** exponent
-        if "." in m.group(0):
-            quantum = Fraction(10) ** (exponent - len(frac))
-    else:
-        return None
-    return Number(sign * value, quantum, m.group("pct") is not None)
-
-
-def numbers_equal(gold: Number, answer: Number, rules: Rules) -> tuple[bool, str]:
-    """Exact for an exact gold, within half the gold's last digit for a decimal gold."""
-    quantum = gold.quantum if rules.approximate_decimals else None
-    if quantum is not None and rules.float_rounding is not None:
-        quantum = Fraction(1, 10**rules.float_rounding)
-    golds = [(gold.value, quantum)]
-    answers = [answer.value]
-    if gold.percent and not answer.percent:
-        golds.append((gold.value / 100, quantum / 100 if quantum else None))
-    if answer.percent and not gold.percent:
-        answers.append(answer.value / 100)
-    for g, q in golds:
-        for a in answers:
-            if a == g:
-                return True, ""
-            if q is not None and abs(a - g) <= q / 2:
-                return True, f" (within the gold's precision ±{float(q / 2):g})"
-    return False, ""
-
-
-# -- units ----------------------------------------------------------------------------------
-
-_UNIT_RES = tuple(
-    re.compile(p)
-    for p in (
-        r"\s*\\(?:text|mbox|mathrm|textrm)\s*\{[^{}]*\}(?:\s*\^\s*\{?\d\}?)?$",
-        r"(?<=[\d}).])\s+(?:[a-zA-Z]{2,}|[mgshlLKVWAJN])(?:\s+[a-zA-Z]+)*\.?(?:\s*\^\s*\{?\d\}?)?$",
-        r"\s*\^\s*\{?\s*\\circ\s*\}?$|\s*\\(?:circ|degree)$",
-    )
-)
-
-
-def strip_units(text: str) -> str:
-    """``text`` without trailing units ("5 cm", "5\\text{ m}^2", "30^\\circ"); unchanged if
-    nothing would be left."""
-    for _ in range(3):
-        before = text
-        for pattern in _UNIT_RES:
-            stripped = pattern.sub("", text).strip()
-            text = stripped or text
-        if text == before:
-            break
-    return text

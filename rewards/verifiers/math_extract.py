@@ -1,17 +1,24 @@
-"""Final-answer extraction for the ``math`` verifier: find the answer, clean it, split candidates.
+"""Final-answer extraction for the ``math`` verifier: find the answer in a completion or a gold.
 
-Where the answer is, in the order of the ``extract`` option (the first method that finds
-something wins):
+Where the answer is, in the order of the ``extract`` option:
 
 * ``answer_tag``: the content of the last ``<answer>...</answer>``; inside it a ``\\boxed{}`` or
-  an "answer is" sentence is preferred to the whole content.
-* ``boxed``: the last ``\\boxed{...}`` / ``\\fbox{...}`` with balanced braces. Every box is kept
-  as a candidate, so "\\boxed{3} ... \\boxed{4}" can be judged as a hedge.
-* ``answer_is``: the last "the answer is ..." / "final answer: ..." sentence.
+  an "answer is" sentence is preferred to the whole content. It wins when listed first.
+* ``boxed``: the last ``\\boxed{...}`` / ``\\fbox{...}`` with balanced braces, together with the
+  boxes just before it that only a short connector separates ("\\boxed{1}, \\boxed{2}",
+  "\\boxed{3} or \\boxed{4}", "\\boxed{(2, 2)} \\quad\\text{and}\\quad \\boxed{(6, 2)}"): that group
+  is the answer, and its items are kept as candidates so that one box per candidate can be
+  judged as a hedge. A box followed by working and a later box is an intermediate result: after
+  a self-correction the last box counts, as in math-verify and the common evaluation harnesses.
+* ``answer_is``: the last "the answer is ..." / "final answer: ..." / "答案是 ..." sentence.
 * ``hash``: the rest of the line after the last ``####`` (GSM8K's ``#### 72``).
 * the last number of the text, only with ``fallback_last_number``.
 
-Plain string work only: no sympy, no math_verify (this module is imported at start-up).
+``boxed``, ``answer_is`` and ``hash`` compete by position: the marker nearest the end of the
+text wins, so "\\boxed{255} ... Final Answer: The final answer is $10,455$" answers 10,455.
+
+An answer written as a sentence ("The largest $n$ is 34") is reduced to its value by
+``math_prose``. Plain string work only: no sympy, no math_verify (imported at start-up).
 """
 
 from __future__ import annotations
@@ -19,28 +26,48 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rewards.verifiers.math_clean import (  # noqa: F401  (re-exported for callers and tests)
+    clean,
+    decimal_comma,
+    expand_pm,
+    matching_braces,
+    split_top_level,
+)
+
 METHODS: tuple[str, ...] = ("answer_tag", "boxed", "answer_is", "hash")
 
-#: at most this many boxes are kept as candidates (the last ones)
+#: at most this many boxes are read (the last ones)
 MAX_BOXES = 16
+#: a connector between two boxes of one answer has at most this many words
+MAX_CONNECTOR_WORDS = 4
 
 
 @dataclass(frozen=True)
 class Extracted:
-    """The final answer found in a completion: its text, how it was found, and every boxed
-    candidate when several boxes disagree (``candidates`` is empty otherwise)."""
+    """The final answer found in a text.
+
+    text: the cleaned answer (the items of a group of boxes joined with ", ");
+    source: the method that found it; candidates: the distinct items of a group of boxes when
+    there are several (empty otherwise); raw: the answer as written, before cleaning (empty for
+    a group), so that a sentence can be reduced to its value; at: where its marker starts.
+    """
 
     text: str
     source: str
     candidates: tuple[str, ...] = ()
+    raw: str = ""
+    at: int = 0
 
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _ANSWER_IS_RE = re.compile(
-    r"(?i)(?:final\s+answer|the\s+answer|answer)\s*(?:\bis\b|\bwas\b|\bwould\s+be\b|[:=])\s*:?\s*"
+    r"(?i)(?:final\s+answer|the\s+answer|answer)\**\s*"
+    r"(?:\bis\b|\bwas\b|\bwould\s+be\b|[:=])\**\s*:?\s*\**\s*"
+    r"|答案\s*(?:是|为|為|:|：)\s*"
 )
 _SENTENCE_END_RE = re.compile(r"\n|\.(?=\s|$)|。")
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_INLINE_METHODS = ("boxed", "answer_is", "hash")
 
 
 def extract_final_answer(
@@ -48,16 +75,36 @@ def extract_final_answer(
     methods: tuple[str, ...] = METHODS,
     fallback_last_number: bool = False,
 ) -> Extracted | None:
-    """The final answer of ``completion`` by the first of ``methods`` that finds one, or None."""
+    """The final answer of ``completion`` (see the module docstring), or None."""
+    inline: list[Extracted] = []
     for method in methods:
         found = _EXTRACTORS[method](completion)
-        if found is not None and found.text:
-            return found
+        if found is None or not found.text:
+            continue
+        if method not in _INLINE_METHODS:
+            if not inline:
+                return found
+            continue
+        inline.append(found)
+    if inline:
+        return max(inline, key=lambda f: f.at)
     if fallback_last_number:
         numbers = _NUMBER_RE.findall(completion)
         if numbers:
             return Extracted(numbers[-1].rstrip(","), "last_number")
     return None
+
+
+def extract_gold(text: str) -> str:
+    """The answer a gold field states: its (group of) boxes, else its "answer is" sentence, else
+    the whole text; an unclosed ``\\boxed{`` is read to the end. Cleaned."""
+    found = _from_boxed(text) or _from_answer_is(text)
+    if found is not None and found.text:
+        return found.text
+    unclosed = _BOX_RE.search(text)
+    if unclosed is not None:
+        return clean(text[unclosed.end() :])
+    return clean(text)
 
 
 def _from_answer_tag(text: str) -> Extracted | None:
@@ -66,30 +113,40 @@ def _from_answer_tag(text: str) -> Extracted | None:
     if start < 0:
         return None
     inner = text[start + len("<answer>") : end]
-    for extractor in (_from_boxed, _from_answer_is):
-        found = extractor(inner)
-        if found is not None and found.text:
-            return Extracted(found.text, "answer_tag", found.candidates)
-    return Extracted(clean(inner), "answer_tag")
+    found = extract_final_answer(inner, ("boxed", "answer_is"))
+    if found is not None:
+        return Extracted(found.text, "answer_tag", found.candidates, found.raw, start)
+    return Extracted(clean(inner), "answer_tag", raw=inner, at=start)
 
 
 def _from_boxed(text: str) -> Extracted | None:
-    boxes = boxed_contents(text)
+    boxes = box_spans(text)
     if not boxes:
         return None
-    cleaned = [clean(b) for b in boxes]
-    distinct = tuple(dict.fromkeys(c for c in cleaned if c))
-    return Extracted(cleaned[-1], "boxed", distinct if len(distinct) > 1 else ())
+    group = [boxes[-1]]
+    for box in reversed(boxes[:-1]):
+        if not is_connector(text[box[2] + 1 : group[0][0]]):
+            break
+        group.insert(0, box)
+    items = [clean(text[brace + 1 : close]) for _, brace, close in group]
+    distinct = tuple(dict.fromkeys(i for i in items if i))
+    if len(distinct) <= 1:
+        _, brace, close = group[-1]
+        raw = text[brace + 1 : close]
+        return Extracted(distinct[0] if distinct else "", "boxed", raw=raw, at=group[0][0])
+    return Extracted(", ".join(distinct), "boxed", distinct, at=group[0][0])
 
 
 def _from_answer_is(text: str) -> Extracted | None:
-    flat = text.replace("**", "")
-    matches = list(_ANSWER_IS_RE.finditer(flat))
-    if not matches:
+    last = None
+    for last in _ANSWER_IS_RE.finditer(text):  # noqa: B007  (the last match is wanted)
+        pass
+    if last is None:
         return None
-    rest = flat[matches[-1].end() :]
+    rest = text[last.end() :]
     stop = _SENTENCE_END_RE.search(_mask_math(rest))
-    return Extracted(clean(rest[: stop.start()] if stop else rest), "answer_is")
+    raw = rest[: stop.start()] if stop else rest
+    return Extracted(clean(raw), "answer_is", raw=raw, at=last.start())
 
 
 def _from_hash(text: str) -> Extracted | None:
@@ -97,7 +154,7 @@ def _from_hash(text: str) -> Extracted | None:
     if at < 0:
         return None
     line = text[at + 4 :].split("\n", 1)[0]
-    return Extracted(clean(line), "hash")
+    return Extracted(clean(line), "hash", raw=line, at=at)
 
 
 _EXTRACTORS = {
@@ -113,151 +170,65 @@ def _mask_math(text: str) -> str:
     return re.sub(r"\$[^$]*\$", lambda m: "$" + " " * (len(m.group()) - 2) + "$", text)
 
 
-def matching_braces(text: str) -> dict[int, int]:
-    """Map each unescaped ``{`` to its matching ``}`` (one pass; unmatched ones are left out)."""
-    pairs: dict[int, int] = {}
-    stack: list[int] = []
-    for m in re.finditer(r"\\.|[{}]", text, flags=re.DOTALL):
-        tok = m.group()
-        if tok == "{":
-            stack.append(m.start())
-        elif tok == "}" and stack:
-            pairs[stack.pop()] = m.start()
-    return pairs
-
-
-def boxed_contents(text: str) -> list[str]:
-    """Contents of the last ``MAX_BOXES`` balanced ``\\boxed{}`` / ``\\fbox{}`` (outermost only)."""
-    starts = [m.end() - 1 for m in _BOX_RE.finditer(text)]
+def box_spans(text: str) -> list[tuple[int, int, int]]:
+    """(start, opening brace, closing brace) of the last ``MAX_BOXES`` balanced boxes
+    (outermost only; an unbalanced one, as in a truncated completion, is skipped)."""
+    starts = [(m.start(), m.end() - 1) for m in _BOX_RE.finditer(text)]
     if not starts:
         return []
     pairs = matching_braces(text)
-    out: list[str] = []
+    out: list[tuple[int, int, int]] = []
     covered_until = -1
-    for brace in starts:
+    for start, brace in starts:
         close = pairs.get(brace)
         if close is None or brace < covered_until:
-            continue  # unbalanced (truncated completion) or nested inside a previous box
-        out.append(text[brace + 1 : close])
+            continue
+        out.append((start, brace, close))
         covered_until = close
     return out[-MAX_BOXES:]
 
 
-# -- cleaning -------------------------------------------------------------------------------
+def boxed_contents(text: str) -> list[str]:
+    """Contents of the last ``MAX_BOXES`` balanced ``\\boxed{}`` / ``\\fbox{}`` (outermost)."""
+    return [text[brace + 1 : close] for _, brace, close in box_spans(text)]
 
-_UNICODE = {
-    "−": "-",
-    "–": "-",
-    "×": r"\times ",
-    "·": r"\cdot ",
-    "÷": r"\div ",
-    "π": r"\pi ",
-    "∞": r"\infty ",
-    "√": r"\sqrt",
-    "≤": r"\le ",
-    "≥": r"\ge ",
-    "≠": r"\ne ",
-    "∅": r"\emptyset ",
-    "°": r"^\circ",
-    "∪": r"\cup ",
-    "±": r"\pm ",
-}
-_SUBS: tuple[tuple[str, str], ...] = (
-    (r"\\\$", ""),  # a currency sign \$ (math delimiters $ are dropped later)
-    (r"\\(?:left|right|big|Big|bigg|Bigg)(?=[()\[\]|.]|\\[{}|])\.?", ""),
-    (r"\\(?:displaystyle|textstyle|!)", ""),
-    (r"\\[dt]frac", r"\\frac"),
-    (r"\\(?:varnothing|O)(?![a-zA-Z])|\\\{\s*\\\}", r"\\emptyset"),
-    (r"\\(?:leq|leqslant)(?![a-zA-Z])", r"\\le"),
-    (r"\\(?:geq|geqslant)(?![a-zA-Z])", r"\\ge"),
-    (r"\\(?:neq)(?![a-zA-Z])", r"\\ne"),
-    (r"\{,\}", ","),
-    (r"\\[,;:]|\\quad|\\qquad|~", " "),
-    (r"\*\*", "^"),
-    (r"(?<![\\a-zA-Z])pi(?![a-zA-Z])", r"\\pi"),
-    (r"\s+", " "),
+
+_CONNECTOR_MARKUP_RE = re.compile(
+    r"\$|\\[()\[\]]|\\(?:quad|qquad|[,;:! ])|\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}"
 )
-_SUBS_RE = tuple((re.compile(p), r) for p, r in _SUBS)
-_TEXT_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox|operatorname)\{([^{}]*)\}")
-_WRAPPERS = (("$$", "$$"), ("$", "$"), (r"\(", r"\)"), (r"\[", r"\]"))
-
-
-def clean(text: str) -> str:
-    """Normalise an answer string: strip math delimiters, markdown and trailing punctuation,
-    unify unicode and LaTeX spellings (``\\dfrac``, ``\\varnothing``, ``\\left(`` ...)."""
-    text = text.strip().strip("*").strip()  # markdown bold around the whole answer
-    for old, new in _UNICODE.items():
-        text = text.replace(old, new)
-    for pattern, repl in _SUBS_RE:
-        text = pattern.sub(repl, text)
-    text = text.strip()
-    changed = True
-    while changed and text:
-        changed = False
-        for left, right in _WRAPPERS:
-            if (
-                len(text) >= len(left) + len(right)
-                and text.startswith(left)
-                and text.endswith(right)
-            ):
-                text, changed = text[len(left) : -len(right)].strip(), True
-        if (
-            text.startswith("{")
-            and text.endswith("}")
-            and matching_braces(text).get(0) == len(text) - 1
-        ):
-            text, changed = text[1:-1].strip(), True
-        if text[-1:] in ".,;:" or text.endswith("。"):
-            text, changed = text[:-1].rstrip(), True
-    text = text.replace("$", "").strip()
-    whole = _TEXT_RE.fullmatch(text)
-    return whole.group(1).strip() if whole else text
-
-
-# -- candidates -----------------------------------------------------------------------------
-
-_OPEN, _CLOSE = "([{", ")]}"
-_SEPARATOR_RE = re.compile(
-    r"\s*(?:,|;|\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b|\\(?:lor|vee)\b)\s*(?:\b(?:or|and)\b\s*)?"
+_BREAK_RE = re.compile(r"\.\s+\S|\n\s*\n")
+_RETHINK_WORDS = frozenset(
+    [
+        "answer",
+        "wait",
+        "actually",
+        "correct",
+        "correction",
+        "sorry",
+        "mistake",
+        "instead",
+        "no",
+        "not",
+        "but",
+        "hmm",
+        "oops",
+        "check",
+        "recheck",
+        "however",
+        "final",
+        "therefore",
+        "so",
+    ]
 )
-_THOUSANDS_RE = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 
 
-def split_top_level(text: str) -> list[str]:
-    """Split ``text`` at commas, semicolons and "or"/"and" outside any brackets.
-
-    "1,000" (thousands separators) and "[0, 1)" stay whole; "x=3, 4" and "3 or 4" split.
-    """
-    if _THOUSANDS_RE.match(text.strip()):
-        return [text.strip()]
-    parts: list[str] = []
-    depth, last, i = 0, 0, 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and text[i + 1 : i + 2] in ("{", "}"):
-            depth += 1 if text[i + 1] == "{" else -1
-            i += 2
-            continue
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-        elif depth == 0:
-            m = _SEPARATOR_RE.match(text, i)
-            if m:
-                parts.append(text[last:i])
-                last = i = m.end()
-                continue
-        i += 1
-    parts.append(text[last:])
-    return [p.strip() for p in parts if p.strip()]
-
-
-def expand_pm(text: str) -> list[str]:
-    """``a \\pm b`` as its two values ``a + b`` and ``a - b`` (one ``\\pm`` or ``\\mp`` only)."""
-    if text.count(r"\pm") + text.count(r"\mp") != 1:
-        return [text]
-    sign = r"\pm" if r"\pm" in text else r"\mp"
-    head, tail = text.split(sign)
-    first, second = ("+", "-") if sign == r"\pm" else ("-", "+")
-    return [f"{head}{first}{tail}".strip(), f"{head}{second}{tail}".strip()]
+def is_connector(between: str) -> bool:
+    """Whether the text between two boxes joins them into one answer: punctuation, spacing and
+    at most a few words ("and", "or", "for part (a) and"), no sentence break, no rethinking."""
+    plain = _CONNECTOR_MARKUP_RE.sub(lambda m: f" {m.group(1) or ''} ", between)
+    if _BREAK_RE.search(plain):
+        return False
+    words = re.findall(r"[^\W\d_]+", plain)
+    if len(words) > MAX_CONNECTOR_WORDS:
+        return False
+    return not any(w.casefold() in _RETHINK_WORDS for w in words)

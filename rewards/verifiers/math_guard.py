@@ -7,10 +7,14 @@ integer arithmetic runs in C and cannot be interrupted by a signal, so these mus
 here, not by a timeout.
 
 ``time_limit(seconds)`` raises ``TimeLimitExceeded`` (a ``BaseException``, so that the broad
-``except Exception`` blocks in sympy and math_verify cannot swallow it) from a ``SIGALRM`` timer.
-Signals only work in the main thread, and one process has one real-time timer: in any other
-thread, or when a timer is already running (pytest-timeout, a caller's own alarm), it does
-nothing and the caller relies on ``explosive`` plus the batch scorer's per-item kill.
+``except Exception`` blocks in sympy and math_verify cannot swallow it) when the process has
+spent ``seconds`` of CPU time in the block (a ``SIGPROF`` timer, ``ITIMER_PROF``). CPU time, not
+wall time: on a loaded machine a comparison waits for a core without using its budget, so the
+same comparison gets the same verdict however busy the machine is (a wall-clock limit made
+comparisons near the limit pass or time out from run to run). The batch scorer's per-item kill
+is the wall-clock backstop. Signals only work in the main thread, and one process has one
+profiling timer: in any other thread, or when that timer is already running (a profiler, a
+caller's own), it does nothing and the caller relies on ``explosive`` plus the per-item kill.
 """
 
 from __future__ import annotations
@@ -148,13 +152,17 @@ def _log10_of(token: str, sizes: dict[str, float]) -> float:
 # -- time limit -----------------------------------------------------------------------------
 
 
+#: the CPU-time timer and its signal
+TIMER, SIGNAL = getattr(signal, "ITIMER_PROF", None), getattr(signal, "SIGPROF", None)
+
+
 def alarm_usable() -> bool:
-    """True in the main thread when no real-time timer is already running."""
-    if threading.current_thread() is not threading.main_thread():
+    """True in the main thread when the CPU-time timer exists and is not already running."""
+    if threading.current_thread() is not threading.main_thread() or TIMER is None:
         return False
     try:
-        return signal.getitimer(signal.ITIMER_REAL)[0] == 0.0
-    except (AttributeError, OSError, ValueError):  # no SIGALRM on this platform
+        return signal.getitimer(TIMER)[0] == 0.0
+    except (AttributeError, OSError, ValueError):  # no SIGPROF on this platform
         return False
 
 
@@ -163,7 +171,8 @@ _armed = False  # a time_limit of ours owns the timer (main thread only)
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[bool]:
-    """Raise ``TimeLimitExceeded`` in the block after ``seconds``; yields whether it is armed."""
+    """Raise ``TimeLimitExceeded`` in the block after ``seconds`` of CPU time; yields whether
+    it is armed."""
     global _armed
     if seconds <= 0 or _armed or not alarm_usable():
         yield False
@@ -173,15 +182,15 @@ def time_limit(seconds: float) -> Iterator[bool]:
         if _armed:
             raise TimeLimitExceeded(f"time limit of {seconds:g}s exceeded")
 
-    previous = signal.signal(signal.SIGALRM, on_alarm)
+    previous = signal.signal(SIGNAL, on_alarm)
     _armed = True
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(TIMER, seconds)
     try:
         yield True
     finally:
         _armed = False
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(TIMER, 0)
+        signal.signal(SIGNAL, previous)
 
 
 @contextmanager
@@ -191,9 +200,9 @@ def paused() -> Iterator[None]:
     if not _armed or threading.current_thread() is not threading.main_thread():
         yield
         return
-    remaining, _ = signal.setitimer(signal.ITIMER_REAL, 0)
+    remaining, _ = signal.setitimer(TIMER, 0)
     try:
         yield
     finally:
         if _armed and remaining > 0:
-            signal.setitimer(signal.ITIMER_REAL, remaining)
+            signal.setitimer(TIMER, remaining)

@@ -38,7 +38,7 @@ import math_verify
 import sympy
 from math_verify import LatexExtractionConfig
 
-from rewards.verifiers.math_equiv import Rules
+from rewards.verifiers.math_equiv import GoldUnreadable, Rules
 
 # We pass timeout=None on purpose (see the module docstring); math_verify would log a warning.
 for _name in ("math_verify", "math_verify.parser", "math_verify.grader"):
@@ -78,9 +78,12 @@ def sympy_compare(gold: str, answer: str, rules: Rules) -> tuple[bool, str]:
     """Compare two cleaned answers with sympy; returns (equal, a note for the reason)."""
     gold, g_pct = _split_percent(gold)
     answer, a_pct = _split_percent(answer)
-    g, a = parse_math(gold), parse_math(answer)
-    if g is None or a is None:
-        return False, f" (the {'gold' if g is None else 'answer'} does not parse)"
+    g = parse_math(gold)
+    if g is None:
+        raise GoldUnreadable(gold)
+    a = parse_math(answer)
+    if a is None:
+        return False, " (the answer does not parse)"
     quantum = gold_quantum(gold, rules)
     if quantum is None:
         g, a = _exact_decimals(g), _exact_decimals(a)
@@ -182,7 +185,12 @@ def _relation_form(rel: Any) -> tuple[str, Any] | None:
     )
     for kind, name, sign in forms:
         if isinstance(rel, kind):
-            return name, _imaginary(sign * (rel.lhs - rel.rhs))
+            if not (isinstance(rel.lhs, sympy.Expr) and isinstance(rel.rhs, sympy.Expr)):
+                return None  # a tuple, interval or set on one side: (p, q) = (3, 2)
+            try:
+                return name, _imaginary(sign * (rel.lhs - rel.rhs))
+            except TypeError:
+                return None
     return None
 
 

@@ -184,7 +184,10 @@ NOT_EQUIVALENT = [
 HEDGED = [
     ("3", "The answer is 3 or 4."),  # math-verify: True (takes the first number)
     ("3", boxed(r"3 \text{ or } 4")),
-    ("3", r"Maybe \boxed{3}. Actually it could be \boxed{4}."),
+    ("3", r"\boxed{3} or \boxed{4}"),  # one box per candidate
+    ("3", r"The roots are \boxed{3}, \boxed{4}."),
+    ("3", "<answer>It is either 3 or 4</answer>"),  # a sentence listing candidates
+    ("3", boxed("3, not 4")),
     ("3", boxed("x = 3, 4")),
     ("2", boxed(r"\pm 2")),
     ("yes", "The answer is yes or no."),
@@ -288,8 +291,10 @@ def test_float_rounding_option_sets_compared_decimals():
 def test_extraction_prefers_answer_tag_then_last_box():
     found = extract_final_answer(r"\boxed{1} <answer>\boxed{\frac{1}{2}}</answer> \boxed{3}")
     assert (found.text, found.source) == (r"\frac{1}{2}", "answer_tag")
-    found = extract_final_answer(r"\boxed{\{1,2\}} then \boxed{x^{2}}")
-    assert found.text == "x^{2}" and found.candidates == (r"\{1,2\}", "x^{2}")
+    found = extract_final_answer(r"\boxed{\{1,2\}} then \boxed{x^{2}}")  # one answer, two boxes
+    assert found.text == r"\{1,2\}, x^{2}" and found.candidates == (r"\{1,2\}", "x^{2}")
+    found = extract_final_answer(r"So \boxed{3}. Wait, I dropped a sign: \boxed{4}")
+    assert (found.text, found.candidates) == ("4", ())  # a corrected box is no candidate
 
 
 def test_clean_and_split():

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from rewards.verifiers.math_answer import MathOptions, MathVerifier, gold_answers
-from rewards.verifiers.math_guard import alarm_usable, explosive, time_limit
+from rewards.verifiers.math_guard import TimeLimitExceeded, alarm_usable, explosive, time_limit
 
 B = r"\boxed{%s}"
 
@@ -105,7 +105,7 @@ PATHOLOGICAL = [
     r"\boxed{" * 50_000,
     "<answer>" + "1+" * 300_000 + "1</answer>",
     boxed("9" * 5000),
-    boxed("+".join(["x"] * 5000)) + boxed("2"),  # a long earlier box is not parsed either
+    r"\boxed{" + "+".join(["x"] * 5000) + r"} or \boxed{2}",  # a long box of the answer
 ]
 
 
@@ -126,6 +126,11 @@ def test_pathological_input_in_another_thread_ends_quickly():
     worker.join(60)
     assert not worker.is_alive() and time.perf_counter() - start < 30  # generous: no hang
     assert [r.score for r in results] == [float(c.startswith("word")) for c in PATHOLOGICAL]
+
+
+def test_a_long_box_in_the_working_is_not_parsed_and_the_last_box_counts():
+    result = score("2", boxed("+".join(["x"] * 5000)) + boxed("2"))
+    assert (result.score, result.error) == (1.0, None), result.reason
 
 
 def test_megabyte_completion_reads_only_the_tail():
@@ -159,18 +164,26 @@ def test_calls_from_other_threads_work():
 
 
 def test_no_alarm_while_another_timer_runs():
-    previous = signal.signal(signal.SIGALRM, lambda *_: None)
-    signal.setitimer(signal.ITIMER_REAL, 100)
+    previous = signal.signal(signal.SIGPROF, lambda *_: None)
+    signal.setitimer(signal.ITIMER_PROF, 100)
     try:
         assert not alarm_usable()
         with time_limit(1) as armed:
             assert not armed
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
 
 
-@pytest.mark.timeout(120, method="thread")  # pytest-timeout must not hold the SIGALRM timer
+def test_time_limit_counts_cpu_time_not_waiting():
+    with time_limit(0.2) as armed:
+        assert armed
+        time.sleep(0.5)  # waiting for a core (or anything else) uses no CPU budget
+    with pytest.raises(TimeLimitExceeded), time_limit(0.2):
+        while True:
+            pass
+
+
 def test_time_limit_turns_a_slow_comparison_into_an_error_and_recovers():
     assert alarm_usable()
     slow = MathVerifier(time_limit=1e-6)(boxed(r"\frac{x^3-27}{x-3}"), {"answer": "x^2+3x+9"})
