@@ -8,6 +8,8 @@
 
       from rewards.adapters import to_verl
       compute_score = to_verl({"math": 1.0, "format": 0.1})
+
+  The row's ``answer`` is always verl's ``ground_truth`` (never ``extra_info["answer"]``).
 """
 
 from __future__ import annotations
@@ -80,18 +82,28 @@ def to_trl_components(scheme: SchemeLike) -> tuple[list[Callable[..., Any]], lis
     return [TRLReward(s, c.name) for c in s.components], [c.weight for c in s.components]
 
 
+def verl_row(data_source: str, ground_truth: Any, extra_info: Any = None) -> dict[str, Any]:
+    """The task row verl's arguments make: every ``extra_info`` field, then ``answer`` =
+    ``ground_truth`` and ``data_source`` = ``data_source``, which win over same-named
+    ``extra_info`` keys (verl's GSM8K preprocessing puts the worked solution in
+    ``extra_info["answer"]``; the gold is ``ground_truth``)."""
+    return {**(extra_info or {}), "answer": ground_truth, "data_source": data_source}
+
+
 def to_verl(scheme: SchemeLike) -> Callable[..., dict[str, Any]]:
     """A verl ``compute_score(data_source, solution_str, ground_truth, extra_info)``.
 
-    The row is ``{"answer": ground_truth, "data_source": data_source, **extra_info}``. Returns
-    ``{"score": total, <verifier>: score...}`` (verl logs the extra keys).
+    The row is ``verl_row(data_source, ground_truth, extra_info)``: the ``extra_info`` fields
+    with ``answer`` always ``ground_truth`` and ``data_source`` always ``data_source``, whatever
+    ``extra_info`` holds under those keys. Returns ``{"score": total, <verifier>: score...}``
+    (verl logs the extra keys).
     """
     s = _scheme(scheme)
 
     def compute_score(
         data_source: str, solution_str: str, ground_truth: Any, extra_info: Any = None, **_: Any
     ) -> dict[str, Any]:
-        row = {"answer": ground_truth, "data_source": data_source, **(extra_info or {})}
+        row = verl_row(data_source, ground_truth, extra_info)
         batch = s.score([solution_str], [row])
         out: dict[str, Any] = {"score": batch.totals[0]}
         for name in batch.components:

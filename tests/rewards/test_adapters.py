@@ -4,7 +4,7 @@ import pytest
 import sample_plugin
 
 from rewards import Plugins
-from rewards.adapters import TRLReward, completion_text, to_trl_components, to_verl
+from rewards.adapters import TRLReward, completion_text, to_trl_components, to_verl, verl_row
 from rewards.scheme import RewardScheme
 
 
@@ -112,3 +112,19 @@ def test_trl_grpo_trainer_runs_with_the_adapter(scheme, tmp_path):
     assert all(isinstance(r, float) for _, _, out in calls for r in out)
     logged = [h for h in trainer.state.log_history if "reward" in h]
     assert logged, trainer.state.log_history
+
+
+def test_verl_ground_truth_is_the_answer_whatever_extra_info_holds(scheme):
+    # verl's GSM8K preprocessing puts the worked solution in extra_info["answer"]
+    compute_score = to_verl(scheme)
+    extra_info = {"answer": "Natalia sold 48/2 = 24 clips... #### 72", "domain": "math"}
+    out = compute_score("openai/gsm8k", "<think>a</think> 42", "42", extra_info)
+    assert out["contains"] == 1.0, "the row's answer is ground_truth, not extra_info['answer']"
+    assert out["only_math"] == 0.5, "other extra_info keys still reach the verifiers"
+    assert extra_info["answer"].endswith("#### 72"), "the caller's extra_info is not changed"
+
+
+def test_verl_row_precedence():
+    row = verl_row("openai/gsm8k", "72", {"answer": "... #### 72", "data_source": "x", "k": 1})
+    assert row == {"answer": "72", "data_source": "openai/gsm8k", "k": 1}
+    assert verl_row("d", 3, None) == {"answer": 3, "data_source": "d"}
