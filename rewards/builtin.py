@@ -1,10 +1,11 @@
-"""The built-in plugin: registers grpokit's own verifiers and suites through the public hooks,
-exactly as a third-party plugin does."""
+"""The built-in plugin: registers grpokit's own verifiers, suites, fixtures and the ``audit``
+command through the public hooks, exactly as a third-party plugin does."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 from rewards.hookspecs import hookimpl
 
@@ -28,6 +29,15 @@ SUITES: tuple[str, ...] = (
     "rewards.suites.gsm8k:GSM8KSuite",
 )
 
+#: modules holding the built-in verifiers' fixtures, each as a FIXTURES tuple
+FIXTURE_MODULES: tuple[str, ...] = (
+    "rewards.verifiers.fixtures.math",
+    "rewards.verifiers.fixtures.arithmetic",
+    "rewards.verifiers.fixtures.format",
+    "rewards.verifiers.fixtures.aux",
+    "rewards.verifiers.fixtures.code",
+)
+
 
 def _load(path: str) -> type:
     module, _, name = path.partition(":")
@@ -44,3 +54,17 @@ def register_verifiers(register: Callable[[type], None]) -> None:
 def register_suites(register: Callable[[type], None]) -> None:
     for path in SUITES:
         register(_load(path))
+
+
+@hookimpl
+def register_fixtures(register: Callable[[Any], None]) -> None:
+    for module in FIXTURE_MODULES:
+        for fixture in import_module(module).FIXTURES:
+            register(fixture)
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from rewards.audit.command import register_audit
+
+    register_audit(cli)

@@ -30,5 +30,12 @@ def register_suites(register: Callable[[type], None]) -> None:
 
 
 @hookspec
+def register_fixtures(register: Callable[[Any], None]) -> None:
+    """Contribute labelled fixtures for verifiers: call ``register(rewards.audit.Fixture(...))``
+    once for each (must_pass, must_fail, malformed or exploit; ``grpo audit`` runs them). A
+    fixture's ``verifier/name`` must be unique across plugins."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``grpo`` command-line tool (``cli`` is a ``click.Group``)."""

@@ -2,7 +2,8 @@
 
 ``get_plugins()`` returns the process-wide manager. A plugin that fails to import (or whose hook
 raises) is recorded in ``failures`` with its name and error; the others still load. Two plugins
-registering the same verifier or suite name is a ``PluginError`` naming both.
+registering the same verifier or suite name, or the same fixture (``verifier/name``), is a
+``PluginError`` naming both.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ class Registration:
 
 
 @dataclass(frozen=True)
+class FixtureRegistration:
+    """A registered fixture (``rewards.audit.Fixture``) and the plugin that contributed it."""
+
+    fixture: Any
+    plugin: str
+
+
+@dataclass(frozen=True)
 class PluginFailure:
     """A plugin that could not be loaded or whose hook raised."""
 
@@ -53,6 +62,7 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.failures: list[PluginFailure] = []
         self._cache: dict[str, dict[str, Registration]] = {}
+        self._fixtures: dict[str, FixtureRegistration] | None = None
         if builtins:
             for name in BUILTIN_PLUGINS:
                 self.register(import_module(name), name="builtin")
@@ -63,6 +73,7 @@ class Plugins:
         """Register an in-process plugin (a module or object with ``@hookimpl`` functions)."""
         self.pm.register(plugin, name=name)
         self._cache.clear()
+        self._fixtures = None
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Load every installed distribution's ``grpokit`` entry point, recording failures."""
@@ -88,6 +99,16 @@ class Plugins:
     def suites(self) -> dict[str, Registration]:
         """Every registered task suite by name, with the plugin it came from."""
         return self._collect("register_suites", "suite", _check_suite)
+
+    def fixtures(self) -> dict[str, FixtureRegistration]:
+        """Every registered fixture by ``verifier/name``, with the plugin it came from."""
+        if self._fixtures is None:
+            self._fixtures = self._collect_fixtures()
+        return self._fixtures
+
+    def fixtures_for(self, verifier: str) -> list[FixtureRegistration]:
+        """The fixtures registered for verifier ``verifier``, in registration order."""
+        return [r for r in self.fixtures().values() if r.fixture.verifier == verifier]
 
     def verifier(self, name: str, **options: Any) -> Verifier:
         """Instantiate verifier ``name`` with ``options``; unknown names list the available."""
@@ -122,11 +143,31 @@ class Plugins:
                     continue
                 if cls.name in found and found[cls.name].cls is not cls:
                     raise PluginError(
-                        f"{what} name {cls.name!r} is registered by two plugins: "
-                        f"{found[cls.name].plugin!r} and {plugin!r}; uninstall or rename one"
+                        _clash(f"{what} name", cls.name, found[cls.name].plugin, plugin)
                     )
                 found[cls.name] = Registration(cls, plugin)
         self._cache[hook] = found
+        return found
+
+    def _collect_fixtures(self) -> dict[str, FixtureRegistration]:
+        from rewards.audit.fixtures import Fixture
+
+        found: dict[str, FixtureRegistration] = {}
+        for impl in self.pm.hook.register_fixtures.get_hookimpls():
+            plugin = impl.plugin_name
+            for fixture in _call_register_hook(impl, plugin, self.failures):
+                if not isinstance(fixture, Fixture):
+                    problem = f"fixture {fixture!r}: is not a rewards.audit.Fixture"
+                    self.failures.append(PluginFailure(plugin, problem))
+                    continue
+                if fixture.key in found:
+                    first = found[fixture.key].plugin
+                    if first == plugin:
+                        raise PluginError(
+                            f"fixture {fixture.key!r} is registered twice by plugin {plugin!r}"
+                        )
+                    raise PluginError(_clash("fixture", fixture.key, first, plugin))
+                found[fixture.key] = FixtureRegistration(fixture, plugin)
         return found
 
     @staticmethod
@@ -138,11 +179,19 @@ class Plugins:
             raise PluginError(f"unknown {what} {name!r}; available: {available}") from None
 
 
+def _clash(what: str, name: str, first: str, second: str) -> str:
+    """The error for ``name`` registered by two plugins, naming both."""
+    return (
+        f"{what} {name!r} is registered by two plugins: {first!r} and {second!r}; "
+        "uninstall or rename one"
+    )
+
+
 def _call_register_hook(
     impl: pluggy.HookImpl, plugin: str, failures: list[PluginFailure]
-) -> Iterable[type]:
+) -> Iterable[Any]:
     """Call one plugin's ``register_*`` hook and return what it registered."""
-    registered: list[type] = []
+    registered: list[Any] = []
     try:
         impl.function(**{arg: registered.append for arg in impl.argnames})
     except Exception as exc:
