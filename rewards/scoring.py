@@ -1,13 +1,17 @@
 """Batch scoring in worker processes with a per-item timeout that works from any thread.
 
-Each (verifier, completion, row) item runs in a process of a ``pebble`` pool; an item that
+Each (verifier, completion, row) item runs in a process of a ``WorkerPool``; an item that
 outlives its limit has its worker killed and replaced, and comes back as a timeout error result.
 An item's limit is the scorer's ``timeout``, or the verifier's ``time_budget(row)`` when that is
 larger: a verifier that bounds its own work (the ``code`` verifier: cases x case limit + a
 margin) then answers a runaway completion with its own verdict (score 0, reason ``timeout``)
-instead of being killed. A crashed worker (segfault, ``os._exit``) costs only its item. Workers
-are forked from a clean fork server with the verifier modules preloaded, so replacing one is
-cheap and no torch or CUDA state of the parent is ever inherited.
+instead of being killed. No worker death loses work: a worker that dies idle (between
+batches, at start-up) is replaced; one that dies under an item (segfault, ``os._exit``, killed
+from outside) is replaced and the item is run once more, so a crash costs at most the item that
+caused it (``crash: worker died (...)``). Workers are forked from a clean fork server with the
+verifier modules preloaded, so replacing one is cheap, no torch or CUDA state of the parent is
+ever inherited, and the user's main script is never run again in a worker
+(``rewards.worker_start``): an unguarded top-level training script works.
 
 Scoring can also start before the whole batch is known: ``submit`` returns futures without
 waiting, and ``prefetch`` starts one item that a later ``score`` call will hold at a given
@@ -19,19 +23,17 @@ is done (the trainer scores completions that have ended while the rest still gen
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from pebble import ProcessExpired, ProcessPool
-
 from rewards.verifier import Verifier, VerifyResult
+from rewards.worker_pool import WorkerDied, WorkerPool
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -130,22 +132,24 @@ class BatchScorer:
         self.verifiers = dict(verifiers)
         self.timeout = timeout
         self.workers = (os.cpu_count() or 1) if workers is None else workers
-        self._pool: ProcessPool | None = None
+        self._pool: WorkerPool | None = None
         self._prefetched: dict[int, _Prefetched] = {}
         self._limits: weakref.WeakKeyDictionary[Future, float] = weakref.WeakKeyDictionary()
 
-    def _get_pool(self) -> ProcessPool:
-        if self._pool is None:
-            ctx = multiprocessing.get_context("forkserver")
+    def _get_pool(self) -> WorkerPool:
+        if self._pool is None or not self._pool.alive:
             modules = sorted({type(v).__module__ for v in self.verifiers.values()})
-            ctx.set_forkserver_preload(["rewards.scoring", *modules])
-            self._pool = ProcessPool(
-                max_workers=self.workers,
-                initializer=_init_worker,
-                initargs=(self.verifiers,),
-                context=ctx,
+            self._pool = WorkerPool(
+                self.workers,
+                _init_worker,
+                (self.verifiers,),
+                preload_modules=["rewards.scoring", *modules],
             )
         return self._pool
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the scoring workers now running (none before the first item)."""
+        return self._pool.pids() if self._pool is not None else []
 
     def score(
         self,
@@ -217,7 +221,7 @@ class BatchScorer:
         for n, items in futures.items():
             out[n] = []
             for future in items:
-                out[n].append(self._collect(future))
+                out[n].append(self.result(future))
                 if on_done:
                     on_done()
         return out
@@ -235,7 +239,7 @@ class BatchScorer:
         """One item's future: scheduled in the pool, or (``workers=0``) scored right away."""
         if self.workers:
             limit = item_timeout(self.verifiers[name], row, self.timeout)
-            future = self._get_pool().schedule(_work, (name, completion, row), timeout=limit)
+            future = self._get_pool().submit(_work, (name, completion, row), limit)
             self._limits[future] = limit
             return future
         future: Future = Future()
@@ -253,22 +257,25 @@ class BatchScorer:
                 on_done()
         return results
 
-    def _collect(self, future: Any) -> Timed:
+    def result(self, future: Future) -> Timed:
+        """Wait for one item's future; a timeout, dead worker or exception becomes an error
+        result for that item."""
         try:
             return future.result()
         except FutureTimeout:
             limit = self._limits.get(future, self.timeout)
             return Timed(VerifyResult.failure(f"timeout after {limit:g}s"), limit)
-        except ProcessExpired as exc:
+        except WorkerDied as exc:
             return Timed(VerifyResult.failure(f"crash: worker died ({exc})"), 0.0)
+        except CancelledError:
+            return Timed(VerifyResult.failure("cancelled: the scorer was closed"), 0.0)
         except Exception as exc:  # e.g. an unpicklable row or result
             return Timed(VerifyResult.failure(f"crash: {type(exc).__name__}: {exc}"), 0.0)
 
     def close(self) -> None:
         self.discard_prefetched()
         if self._pool is not None:
-            self._pool.stop()
-            self._pool.join()
+            self._pool.close()
             self._pool = None
 
     def __enter__(self) -> BatchScorer:
