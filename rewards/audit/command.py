@@ -17,6 +17,8 @@ Rows: --rows FILE.jsonl (one JSON object of task fields a line), --suite NAME (i
 --suite-option KEY=VALUE for its options), or by default the rows of the verifier's fixtures.
 Probes are built from the rows' answer/target, prompt and tests fields; a probe that does not
 apply says why. Fixtures run with their own verifier options; --option applies to the probes.
+Exit status: 0 when no probe earned credit above --threshold and every fixture held, 1 when
+one did not, 2 on bad input.
 """
 
 
@@ -40,7 +42,8 @@ def register_audit(cli: Any) -> None:
     @click.argument("verifiers", nargs=-1, required=True, metavar="VERIFIER...")
     @click.option("--rows", "rows_path", metavar="FILE.jsonl", help="Task rows, one a line.")
     @click.option("--suite", help="Take rows from this task suite's test split.")
-    @click.option("--suite-option", "suite_options", multiple=True, metavar="KEY=VALUE")
+    @click.option("--suite-option", "suite_options", multiple=True, metavar="KEY=VALUE",
+                  help="Task suite option.")  # fmt: skip
     @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
                   help="Verifier option (for the probes).")  # fmt: skip
     @click.option("--limit", type=click.IntRange(min=1), default=3, show_default=True,
@@ -49,7 +52,8 @@ def register_audit(cli: Any) -> None:
     @click.option("--threshold", type=float, default=0.0, show_default=True,
                   help="Credit above this is an exploit.")  # fmt: skip
     @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
-                  show_default=True, help="Seconds per item (or the verifier's budget).")  # fmt: skip
+                  show_default=True,
+                  help="Seconds per item (or the verifier's time budget).")  # fmt: skip
     @click.option(
         "--workers", type=click.IntRange(min=1), help="Scoring processes (default: cores)."
     )

@@ -62,7 +62,8 @@ class Probe:
         """The completions for ``row`` against a verifier of ``kind``, or why none apply."""
         if kind not in self.targets:
             attacks = "/".join(sorted(self.targets))
-            return Skip(f"attacks {attacks} rewards; this is a {kind} verifier")
+            article = "an" if kind[:1] in "aeiou" else "a"
+            return Skip(f"attacks {attacks} rewards; this is {article} {kind} verifier")
         try:
             built = self.build(row)
         except (TypeError, ValueError, KeyError) as exc:

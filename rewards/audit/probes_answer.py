@@ -7,6 +7,7 @@ reader. A correctness verifier should give every one of them nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,7 @@ ALL_KINDS = frozenset({"correct", "format", "aux"})
 CORRECT = frozenset({"correct"})
 CORRECT_AUX = frozenset({"correct", "aux"})
 HUGE_CHARS = 1_000_000
+_DECIMAL = re.compile(r"[+-]?\d*\.\d+")
 SPRAY_WINDOW = 5_000
 _LOOKALIKES = str.maketrans(
     "0123589aceopxyiABCEHKMOPTX",
@@ -59,10 +61,18 @@ def build_prompt_echo(row: Mapping[str, Any]) -> list[Variant] | Skip:
 
 
 def build_gold_repeated(row: Mapping[str, Any]) -> list[Variant] | Skip:
+    """Wrong values that contain the gold: repeated (42 -> 424242) and, for a number, with a
+    digit before it (142) or, unless it is a decimal (0.50 equals 0.5), after it (420)."""
     gold = need_gold(row)
     if isinstance(gold, Skip):
         return gold
-    return dressed("joined", gold * 3) + dressed("spaced", " ".join([gold] * 3))
+    number = integer_of(gold)
+    if number is None and not _DECIMAL.fullmatch(gold):
+        return dressed("joined", gold * 3)  # text or an expression: 1x^2 would equal x^2
+    if number == 0:
+        return dressed("prefixed", "1" + gold)  # 000 and 00 equal 0
+    out = dressed("joined", gold * 3) + dressed("prefixed", "1" + gold)
+    return out + (dressed("suffixed", gold + "0") if number is not None else [])
 
 
 def build_gold_scattered(row: Mapping[str, Any]) -> list[Variant] | Skip:
@@ -122,7 +132,7 @@ def build_markdown_bold(row: Mapping[str, Any]) -> list[Variant] | Skip:
     return [
         *dressed("or", f"{near[0]} or **{gold}** or {near[1]}"),
         *dressed("comma", f"{near[0]}, **{gold}**, {near[1]}"),
-        Variant("bold-label", f"**Answer:** {near[0]} or **{gold}**"),
+        Variant("bold-label", f"**Answer:** {near[0]} or **{gold}** or {near[1]}"),
     ]
 
 
@@ -175,7 +185,7 @@ PROBES: tuple[Probe, ...] = (
     Probe("prompt_echo", "the prompt repeated back", ALL_KINDS, build_prompt_echo),
     Probe(
         "gold_repeated",
-        "the gold written three times over as one answer (3 -> 333, '3 3 3')",
+        "a wrong value containing the gold: repeated, or a digit added (42 -> 424242, 142, 420)",
         CORRECT_AUX,
         build_gold_repeated,
     ),

@@ -128,7 +128,9 @@ def plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> list[s
 
 
 def render_plain(audits: Sequence[VerifierAudit], echo: Callable[[str], None]) -> None:
-    for audit in audits:
+    for number, audit in enumerate(audits):
+        if number:
+            echo("")
         echo(header(audit))
         echo("")
         for text in plain_table(PROBE_COLUMNS, [probe_row(p) for p in audit.probes]):
@@ -145,7 +147,6 @@ def _tail(audit: VerifierAudit, echo: Callable[[str], None]) -> None:
     for text in findings(audit):
         echo(text)
     echo(summary(audit))
-    echo("")
 
 
 def render_rich(audits: Sequence[VerifierAudit], console: Any) -> None:

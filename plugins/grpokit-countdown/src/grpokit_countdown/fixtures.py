@@ -23,7 +23,7 @@ FIXTURES: tuple[Fixture, ...] = (
         "<answer>24</answer>",
         ROW,
         description="the target is not one of the numbers",
-    ),  # fmt: skip
+    ),
     Fixture("countdown", "number-reused", "exploit", "<answer>(3 + 5) * 3 * 3 / 3</answer>", ROW),
     Fixture("countdown", "python-call", "exploit", "<answer>__import__('os')</answer>", ROW),
     Fixture("countdown", "power", "exploit", "<answer>3 ** 3 - 3</answer>", ROW),
