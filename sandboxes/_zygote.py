@@ -11,7 +11,19 @@ inside ``bwrap`` (see ``sandboxes.local_bwrap``). It then serves requests, one a
    wall-clock limit / output cap is hit, then SIGKILL everything left: ``kill(-1)`` from PID 1
    reaches every other process of the PID namespace, and orphans are reparented to us;
 4. send an ``ack`` frame right after the fork and a ``result`` frame at the end, on fd 1;
-5. fork a janitor (same uid as the run) that wipes the work dir and SysV IPC objects.
+5. fork a janitor as each uid of the run that wipes the scratch dirs (``--scratch DIR``,
+   repeatable; default the work dir) and SysV IPC objects, then check that nothing is left:
+   a served zygote exits if anything is, a ``--one-shot`` zygote reports it in a last
+   ``clean`` frame (``left``: what survived, ``[]`` if clean) and exits.
+
+Before its ``ready`` frame the zygote checks the same places and wipes them if they hold
+anything (a reused docker container), and exits without ``ready`` if that fails.
+
+``--subreaper``: where the zygote is not PID 1 (``docker exec`` as root, with CAP_KILL), it
+becomes a child subreaper, so every orphan of the run is its child; ``kill(-1)`` then reaches
+every process of the container but PID 1 and the zygote itself. When ``_zygote_child`` is
+already in ``sys.modules`` (installed there by the docker bootstrap, which ships these
+sources in its command line) it is used as is, with nothing added to ``sys.path``.
 
 Frames are a 4-byte big-endian length and a JSON object. The host imports this module for
 the framing helpers, so it imports nothing outside the standard library.
@@ -206,48 +218,71 @@ def _serve(req: dict, args: dict, proto_out: int, wake_r: int, child: ModuleType
     _write_all(proto_out, encode_frame(report))
 
 
-def _janitor(child: ModuleType, uid: int | None) -> bool:
+def _janitor(child: ModuleType, uid: int | None, scratch: tuple[str, ...]) -> bool:
     """Fork a janitor running as ``uid`` (None: ours); True if it wiped what that uid owns."""
     pid = os.fork()
     if pid == 0:
-        child.janitor_main(uid, uid)
+        child.janitor_main(uid, uid, scratch)
     _, status = os.waitpid(pid, 0)
     return status == 0
 
 
-def _clean(args: dict, child: ModuleType, guests: bool) -> None:
-    """Wipe the work dir and IPC objects as each uid of the run, then check that nothing is
-    left; exit (the host then replaces this slot) if anything is."""
+def _clean(args: dict, child: ModuleType, guests: bool) -> list[str]:
+    """Wipe the scratch dirs and IPC objects as each uid of the run, then check: what is still
+    left (``[]`` if the sandbox is clean). The janitors (a fork each) run only when there is
+    something to wipe: they remove exactly what ``leftovers`` lists."""
+    if not child.leftovers(args["scratch"]):
+        return []
     uids = [args["uid"] if args["setuid"] else None]
     if guests and args["setuid"]:
         uids.append(args["guest_uid"])
-    wiped = all([_janitor(child, uid) for uid in uids])
-    left = child.leftovers()
-    if not wiped or left:
-        raise SystemExit(f"sandbox zygote: not clean after the run ({left[:3]}); exiting")
+    wiped = all([_janitor(child, uid, args["scratch"]) for uid in uids])
+    left = child.leftovers(args["scratch"])
+    return left if wiped or left else ["(a janitor failed)"]
 
 
-def _parse_args(argv: list[str]) -> dict:
-    """``--uid N --gid N [--guest-uid N] [--setuid] [--one-shot]``."""
+def _check_clean_start(args: dict, child: ModuleType) -> None:
+    """Before serving: the scratch dirs and IPC tables must be empty (wiped if they are not);
+    exit, with no ``ready`` frame, if they cannot be emptied."""
+    left = _clean(args, child, guests=True)
+    if left:
+        raise SystemExit(f"sandbox zygote: not clean before the run ({left[:3]}); exiting")
+
+
+def _parse_args(argv: list[str], workdir: str) -> dict:
+    """``--uid N --gid N [--guest-uid N] [--setuid] [--one-shot] [--subreaper] [--scratch DIR]...``"""
     args = {"uid": os.getuid(), "gid": os.getgid(), "setuid": False, "one_shot": False}
-    args["guest_uid"] = args["uid"]
+    args.update(guest_uid=args["uid"], subreaper=False, scratch=[])
     it = iter(argv)
     for flag in it:
         if flag in ("--uid", "--gid", "--guest-uid"):
             args[flag[2:].replace("-", "_")] = int(next(it))
-        elif flag in ("--setuid", "--one-shot"):
+        elif flag in ("--setuid", "--one-shot", "--subreaper"):
             args[flag[2:].replace("-", "_")] = True
+        elif flag == "--scratch":
+            args["scratch"].append(next(it))
         else:
             raise SystemExit(f"sandbox zygote: unknown argument {flag!r}")
+    args["scratch"] = tuple(args["scratch"]) or (workdir,)
     return args
+
+
+def _child_module() -> ModuleType:
+    """``_zygote_child``: the one already in ``sys.modules`` (docker bootstrap), else the file
+    next to this one."""
+    if "_zygote_child" not in sys.modules:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _zygote_child
+
+    return _zygote_child
 
 
 def main(argv: list[str]) -> int:
     """Serve requests from fd 0 until EOF (or one request with ``--one-shot``)."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import _zygote_child as child
-
-    args = _parse_args(argv)
+    child = _child_module()
+    args = _parse_args(argv, child.WORKDIR)
+    if args["subreaper"]:
+        child.set_subreaper()
     proto_in, proto_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
@@ -258,14 +293,18 @@ def main(argv: list[str]) -> int:
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    for name in PRELOAD:
+    for name in () if args["one_shot"] else PRELOAD:  # shared by later runs: not one-shot
         __import__(name)
+    _check_clean_start(args, child)
     _write_all(proto_out, encode_frame({"type": "ready", "pid": os.getpid()}))
     while (req := _read_frame(proto_in)) is not None:
         _serve(req, args, proto_out, wake_r, child)
+        left = _clean(args, child, bool(req.get("guests")))
         if args["one_shot"]:
+            _write_all(proto_out, encode_frame({"type": "clean", "left": left[:20]}))
             break
-        _clean(args, child, bool(req.get("guests")))
+        if left:
+            raise SystemExit(f"sandbox zygote: not clean after the run ({left[:3]}); exiting")
     return 0
 
 

@@ -213,13 +213,17 @@ def sysv_ids(kind: str) -> list[int]:
         return [int(line.split()[1]) for line in table.readlines()[1:] if line.strip()]
 
 
-def janitor_main(uid: int | None, gid: int | None) -> None:
-    """Runs in a forked child after each request, as one of the run's uids; never returns."""
+def janitor_main(uid: int | None, gid: int | None, scratch: tuple[str, ...] = (WORKDIR,)) -> None:
+    """Runs in a forked child after each request, as one of the run's uids; never returns.
+
+    Empties every ``scratch`` directory of what this uid owns (POSIX message queues are files
+    of ``/dev/mqueue``, so listing that directory here wipes them too) and its SysV objects."""
     status = 1
     try:
         if uid is not None:
             drop_privileges(uid, gid)
-        _guest.remove_tree_contents(WORKDIR, mine_only=True)
+        for directory in scratch:
+            _guest.remove_tree_contents(directory, mine_only=True)
         _remove_sysv_ipc()
         status = 0
     except BaseException as exc:
@@ -228,9 +232,17 @@ def janitor_main(uid: int | None, gid: int | None) -> None:
         os._exit(status)
 
 
-def leftovers() -> list[str]:
-    """What a wiped sandbox still holds (files in the work dir, SysV IPC objects); [] if clean."""
-    found = [f"{WORKDIR}/{name}" for name in os.listdir(WORKDIR)]
+def leftovers(scratch: tuple[str, ...] = (WORKDIR,)) -> list[str]:
+    """What a wiped sandbox still holds (entries of the scratch dirs, SysV IPC objects); [] if
+    clean."""
+    found = [f"{directory}/{name}" for directory in scratch for name in os.listdir(directory)]
     for kind in SYSV_TABLES:
         found += [f"sysv {kind} {ident}" for ident in sysv_ids(kind)]
     return found
+
+
+def set_subreaper() -> None:
+    """PR_SET_CHILD_SUBREAPER: where the zygote is not PID 1 (docker), every process the run
+    orphans is re-parented to it, not to PID 1, so its kill-all and reap loop sees them all."""
+    if _LIBC.prctl(_guest.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")

@@ -100,3 +100,17 @@ def oom_kills(paths: CgroupPaths) -> int | None:
         return parse_oom_kills((paths.memory_dir / name).read_text())
     except OSError:
         return None
+
+
+def process_limit(pid: int, default: int) -> int:
+    """The hard RLIMIT_NPROC of host process ``pid`` (a container's PID 1: every exec of the
+    container gets the same), or ``default`` when the host cannot read it (a remote engine)."""
+    try:
+        text = Path(f"/proc/{pid}/limits").read_text()
+    except OSError:
+        return default
+    for line in text.splitlines():
+        if line.startswith("Max processes"):
+            hard = line.split()[3]
+            return default if hard == "unlimited" else int(hard)
+    return default

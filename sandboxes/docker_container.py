@@ -1,54 +1,79 @@
 """One sandbox container: how it is configured, started, inspected and removed.
 
-A container is long-lived and holds nothing of its own: its PID 1 is a tiny Python reaper
-running as uid 65533 (so the programs, run as 65534 through ``docker exec``, can neither
-signal nor ptrace it) that ignores every signal it can and waits for orphans. What is fixed at
-creation is in ``ContainerSpec`` (runs only get a container whose spec matches their limits);
-the memory and pids limits are ``Resources``, changed in place with ``docker update``.
+A container is long-lived and holds nothing of its own: its PID 1 is a tiny Python reaper that
+drops at once from root to uid 65533 (so no run, whose processes use other uids, can signal or
+ptrace it), ignores every signal it can and waits for orphans. The container's user is root only
+so that a ``docker exec`` as root gets the capabilities of the bounding set (CAP_SETUID,
+CAP_SETGID, CAP_KILL, and nothing else): with ``no-new-privileges`` a root exec in a container
+whose configured user is not root gets none, and the zygote (``docker_zygote``) needs those
+three to drop each run to its uids and to kill what a run leaves. Programs never hold them:
+dropping to a non-root uid clears every capability, and ``no-new-privileges`` keeps setuid
+binaries from giving any back. What is fixed at creation is in ``ContainerSpec`` (runs only
+get a container whose spec matches their limits); the memory and pids limits are
+``Resources``, changed in place with ``docker update``.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandboxes.base import Limits
-from sandboxes.docker_cgroup import CgroupPaths, find_cgroup, oom_kills, parse_oom_kills, processes
-from sandboxes.docker_exec import WORK
+from sandboxes.docker_cgroup import (
+    CgroupPaths,
+    find_cgroup,
+    oom_kills,
+    parse_oom_kills,
+    process_limit,
+    processes,
+)
+from sandboxes.docker_zygote import INIT_UID, WORKDIR, seccomp_filter
 
-INIT_USER = "65533:65533"
-MEMORY_OVERHEAD_MB = 16  # the reaper (~8 MB) and the wrapper shell, on top of limits.memory_mb
-PIDS_OVERHEAD = 3  # reaper, wrapper shell, timeout: the program and its children get the rest
+CONTAINER_USER = "0:0"  # see the module docstring; PID 1 itself runs as INIT_UID
+INIT_USER = f"{INIT_UID}:{INIT_UID}"
+CAPABILITIES = ["SETUID", "SETGID", "KILL"]  # for the root zygote only; no CHOWN, no DAC_*
+MEMORY_OVERHEAD_MB = 32  # the reaper (~8 MB), the zygote and the guest launcher
+PIDS_OVERHEAD = 2  # the reaper and the zygote (+1 for the guest launcher of a guests run)
+MIN_OPEN_FILES = 64  # for the zygote; the program gets limits.max_open_files (an rlimit)
+NPROC_FALLBACK = 4096  # RLIMIT_NPROC of a run when the host cannot read the engine's
 LEFTOVER_WAIT_SECONDS = 0.5  # how long a killed run's processes may take to disappear
 
-# PID 1: reap every orphan, ignore every catchable signal (SIGKILL and SIGSTOP from inside the
-# pid namespace never reach an init process).
-INIT_SCRIPT = """
+# PID 1: become INIT_UID, reap every orphan, ignore every catchable signal (SIGKILL and SIGSTOP
+# from inside the pid namespace never reach an init process).
+INIT_SCRIPT = f"""
 import os, signal
-for s in set(signal.Signals) - {signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}:
+os.setgroups([])
+os.setresgid({INIT_UID}, {INIT_UID}, {INIT_UID})
+os.setresuid({INIT_UID}, {INIT_UID}, {INIT_UID})
+for s in set(signal.Signals) - {{signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD}}:
     signal.signal(s, signal.SIG_IGN)
-signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGCHLD}})
 while True:
     try:
         while os.waitpid(-1, os.WNOHANG)[0] > 0:
             pass
     except ChildProcessError:
         pass
-    signal.sigwaitinfo({signal.SIGCHLD})
+    signal.sigwaitinfo({{signal.SIGCHLD}})
 """
 
 
 @dataclass(frozen=True)
 class Resources:
-    """The cgroup limits of a container, which ``docker update`` can change between runs."""
+    """The cgroup limits of a container, which ``docker update`` can change between runs.
+
+    The pids limit is the bound on the run's processes (program, guests and their children
+    together): RLIMIT_NPROC cannot be, as it counts a uid over every container of the host."""
 
     memory_mb: int
     max_processes: int
+    guests: bool = False
 
     @classmethod
-    def from_limits(cls, limits: Limits) -> Resources:
-        return cls(memory_mb=limits.memory_mb, max_processes=limits.max_processes)
+    def from_limits(cls, limits: Limits, guests: bool = False) -> Resources:
+        return cls(memory_mb=limits.memory_mb, max_processes=limits.max_processes, guests=guests)
 
     @property
     def memory_bytes(self) -> int:
@@ -56,7 +81,7 @@ class Resources:
 
     @property
     def pids(self) -> int:
-        return self.max_processes + PIDS_OVERHEAD
+        return self.max_processes + PIDS_OVERHEAD + int(self.guests)
 
 
 @dataclass(frozen=True)
@@ -73,34 +98,38 @@ class ContainerSpec:
         return cls(image, limits.max_file_mb, limits.max_open_files, tmpfs_mb)
 
     def create_kwargs(self, resources: Resources, labels: dict[str, str]) -> dict[str, Any]:
-        """Arguments for ``client.containers.run``: no network, no mounts, no privileges."""
+        """Arguments for ``client.containers.run``: no network, no mounts, three capabilities
+        that only the root zygote holds, POSIX message queues limited to zero bytes."""
         from docker.types import Ulimit
 
         tmpfs = f"rw,nosuid,nodev,noexec,size={self.tmpfs_mb}m,mode=1777"
         file_bytes = self.max_file_mb << 20
+        files = max(self.max_open_files, MIN_OPEN_FILES)
         return {
             "image": self.image,
-            "entrypoint": ["python3", "-c", INIT_SCRIPT],
+            "entrypoint": ["python3", "-I", "-S", "-c", INIT_SCRIPT],
             "command": [],
             "detach": True,
             "labels": labels,
-            "user": INIT_USER,
-            "working_dir": WORK,
+            "user": CONTAINER_USER,
+            "working_dir": "/",
             "network_mode": "none",
             "read_only": True,
-            "tmpfs": {WORK: tmpfs, "/tmp": tmpfs},
+            "tmpfs": {WORKDIR: tmpfs},
             "shm_size": f"{self.tmpfs_mb}m",
             "ipc_mode": "private",
             "mem_limit": resources.memory_bytes,
             "memswap_limit": resources.memory_bytes,  # no swap: memory_mb is a hard ceiling
             "pids_limit": resources.pids,
             "ulimits": [
-                Ulimit(name="nofile", soft=self.max_open_files, hard=self.max_open_files),
+                Ulimit(name="nofile", soft=files, hard=files),
                 Ulimit(name="fsize", soft=file_bytes, hard=file_bytes),
                 Ulimit(name="core", soft=0, hard=0),
+                Ulimit(name="msgqueue", soft=0, hard=0),
             ],
             "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
+            "cap_add": list(CAPABILITIES),
+            "security_opt": security_options(),
             "privileged": False,
             "init": False,
         }
@@ -115,6 +144,7 @@ class PooledContainer:
     resources: Resources
     init_pid: int
     cgroup: CgroupPaths | None
+    nproc: int = NPROC_FALLBACK  # the RLIMIT_NPROC runs get (see ``start_container``)
     oom_kills_seen: int = 0
     runs: int = field(default=0)
 
@@ -164,7 +194,7 @@ class PooledContainer:
                 return True
             if pids is None or time.monotonic() > give_up:
                 return False
-            time.sleep(0.01)
+            time.sleep(0.002)  # the zygote exits right after its last frame
 
     def new_oom_kills(self) -> bool:
         """True if the kernel OOM-killed a process here since the last call."""
@@ -179,7 +209,8 @@ class PooledContainer:
     def _oom_kills_inside(self) -> int | None:
         files = "/sys/fs/cgroup/memory/memory.oom_control /sys/fs/cgroup/memory.events"
         try:
-            result = self.container.exec_run(["sh", "-c", f"cat {files} 2>/dev/null"])
+            command = ["sh", "-c", f"cat {files} 2>/dev/null"]
+            result = self.container.exec_run(command, user=INIT_USER)
         except Exception:  # noqa: BLE001 - container gone: unknown
             return None
         return parse_oom_kills(result.output.decode(errors="replace"))
@@ -196,6 +227,18 @@ class PooledContainer:
                 raise
 
 
+def security_options() -> list[str]:
+    """``no-new-privileges``, and Docker's default seccomp profile, on top of which each exec
+    stacks the local backend's filter (``docker_zygote``). Without libseccomp on the host, the
+    policy replaces the default profile instead (``syscall_policy.docker_profile``)."""
+    options = ["no-new-privileges"]
+    if seccomp_filter() is None:
+        from sandboxes.syscall_policy import docker_profile
+
+        options.append("seccomp=" + json.dumps(docker_profile()))
+    return options
+
+
 def start_container(
     client: Any, spec: ContainerSpec, resources: Resources, labels: dict[str, str]
 ) -> PooledContainer:
@@ -210,5 +253,8 @@ def start_container(
         container.remove(force=True)
         raise
     pooled = PooledContainer(container, spec, resources, init_pid, find_cgroup(init_pid))
+    # RLIMIT_NPROC counts a uid over every container of the host, so it must not bound a run
+    # (the pids cgroup does): runs get the container's hard limit, which they cannot raise.
+    pooled.nproc = process_limit(init_pid, NPROC_FALLBACK)
     pooled.new_oom_kills()  # sets the baseline
     return pooled

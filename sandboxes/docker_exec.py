@@ -1,75 +1,34 @@
-"""One program run inside a running container: one ``docker exec`` and its streams.
+"""One program run inside a running container: one ``docker exec`` of the zygote and its frames.
 
-The exec runs a small ``sh`` wrapper as the unprivileged run user. It wipes the scratch
-dirs (``/work``, ``/tmp``, ``/dev/shm``, SysV IPC), unpacks a tar read from its stdin (the
-program, its stdin and its files), runs ``python3`` under ``timeout -s KILL`` and ``prlimit
---cpu``, waits (up to the same wall-clock deadline) for the rest of the run's process tree,
-kills whatever is left (``kill -9 -1``) and wipes again. The host reads the multiplexed
-stdout/stderr frames, keeps at most ``max_output_bytes`` of each and gives up at a host-side
-deadline (the caller then destroys the container).
+The host writes the boot frame (the zygote's code, see ``docker_zygote``) and the request frame
+(the same JSON frame the local backend sends: source, stdin, files, limits, guests; see
+``sandboxes._zygote``) on the exec's stdin, without waiting, and
+reads the zygote's ``ready``, ``ack``, ``result`` and ``clean`` frames from the exec's
+demultiplexed stdout; the exec's stderr carries only the zygote's own diagnostics. Program
+output never touches these streams: the zygote captures it (each stream capped at
+``max_output_bytes``) and sends it inside the result frame. The host gives up at a deadline of
+the wall-clock limit plus ``HOST_GRACE_SECONDS`` for the result, then ``CLEAN_SECONDS`` for the
+clean frame (the caller discards a container that missed either).
 """
 
 from __future__ import annotations
 
-import io
+import base64
+import dataclasses
 import socket
-import tarfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from sandboxes._zygote import HEADER, decode_body, encode_frame
 from sandboxes.base import Limits
+from sandboxes.docker_zygote import boot_frame, zygote_command
 
-RUN_USER = "65534:65534"  # nobody:nogroup; the container's PID 1 runs as another uid
-WORK = "/work"
-PROGRAM = f"{WORK}/.grpokit/main.py"
-STDIN = f"{WORK}/.grpokit/stdin"
-RUN_DIR = f"{WORK}/run"
-SETUP_FAILED = 125  # the wrapper's exit status when the run files cannot be unpacked
-HOST_GRACE_SECONDS = 3.0  # the host waits this much past the in-container timeout
-
-# `wipe` empties the scratch dirs and SysV IPC, forking find/ipcrm only when something is there.
-# $1: wall seconds, $2: cpu seconds, $3: wall centiseconds. fd 3 is the real stderr: only the
-# program's subshell gets it back, so the shell's own messages go to /dev/null. `timeout
-# --foreground` kills only python (exit 137 on a timeout). The run lasts until its whole process
-# tree is gone: the shell then waits (builtins and sleep only) for every other process in the
-# container but PID 1 to end, up to the same deadline, before `kill -9 -1` ends what is left;
-# status 137 then says the tree had to be killed.
-WRAPPER = f"""exec 3>&2 2>/dev/null
-scratch="{WORK} /tmp /dev/shm"
-files() {{ for d in $scratch; do for f in $d/* $d/.[!.]* $d/..?*; do
-  [ -e "$f" ] || [ -L "$f" ] && return 0; done; done; return 1; }}
-ipc() {{ for f in /proc/sysvipc/*; do {{ read -r _ && read -r _; }} <"$f" && return 0; done; return 1; }}
-wipe() {{ cd / && {{ ! files || find $scratch -mindepth 1 -delete; }}; ! ipc || ipcrm -a; }}
-now() {{ read -r up _ </proc/uptime; up=${{up%.*}}${{up#*.}}; }}
-others() {{ for p in /proc/[0-9]*; do case ${{p#/proc/}} in 1|$$) ;; *) return 0 ;; esac; done; return 1; }}
-wipe
-tar -x -C {WORK} -f - || {{ echo "grpokit-sandbox: cannot unpack the run files" >&3; exit {SETUP_FAILED}; }}
-cd {RUN_DIR} || exit {SETUP_FAILED}
-now
-deadline=$((up + $3))
-(exec 2>&3 3>&- <{STDIN}; exec prlimit --cpu="$2" -- \
-  timeout --foreground --preserve-status -s KILL "$1" python3 {PROGRAM})
-rc=$?
-while others; do
-  now
-  [ "$up" -lt "$deadline" ] && sleep 0.05 || {{ rc=137; break; }}
-done
-kill -9 -1
-wipe
-exit $rc
-"""
-
-ENVIRONMENT = {
-    "HOME": RUN_DIR,
-    "TMPDIR": "/tmp",
-    "PYTHONPATH": RUN_DIR,  # the run's files are importable, as next to a script
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "LANG": "C.UTF-8",
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-}
+HOST_GRACE_SECONDS = 3.0  # past the wall-clock limit, for the zygote to start and report
+CLEAN_SECONDS = 10.0  # after the result, for the janitors and the clean frame
+DIAGNOSTICS_CAP = 64 << 10  # bytes of the zygote's stderr kept
 
 
 def check_file_name(name: object) -> str:
@@ -82,19 +41,9 @@ def check_file_name(name: object) -> str:
     return path.as_posix()
 
 
-def build_payload(
-    source: str, stdin: str, files: Mapping[str, str | bytes] | None, limits: Limits
-) -> bytes:
-    """The tar the wrapper unpacks into /work: the program, its stdin, and ``run/<files>``."""
-    if not isinstance(source, str):
-        raise TypeError(f"source must be str, got {type(source).__name__}")
-    if not isinstance(stdin, str):
-        raise TypeError(f"stdin must be str, got {type(stdin).__name__}")
-    entries = {PROGRAM: source.encode(), STDIN: stdin.encode()}
-    if len(entries[STDIN]) > limits.max_file_mb << 20:
-        raise ValueError(
-            f"stdin is {len(entries[STDIN])} bytes, over limits.max_file_mb={limits.max_file_mb}"
-        )
+def _encode_files(files: Mapping[str, str | bytes] | None, limits: Limits) -> dict:
+    """``{name: ["b64", data]}`` as the zygote child expects; each file within max_file_mb."""
+    encoded: dict[str, list[str]] = {}
     for name, content in (files or {}).items():
         relative = check_file_name(name)
         if isinstance(content, str):
@@ -103,119 +52,163 @@ def build_payload(
             raise TypeError(f"files[{name!r}] must be str or bytes, got {type(content).__name__}")
         if len(content) > limits.max_file_mb << 20:
             raise ValueError(
-                f"files[{name!r}] is {len(content)} bytes, over limits.max_file_mb={limits.max_file_mb}"
+                f"files[{name!r}] is {len(content)} bytes, over limits.max_file_mb="
+                f"{limits.max_file_mb}"
             )
-        entries[f"{RUN_DIR}/{relative}"] = content
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        made: set[str] = set()
-        for path, content in entries.items():
-            for parent in reversed(PurePosixPath(path).parents[:-2]):
-                _add_dir(tar, str(parent), made)
-            info = tarfile.TarInfo(_member(path))
-            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
-            tar.addfile(info, io.BytesIO(content))
-        _add_dir(tar, RUN_DIR, made)
-    return buffer.getvalue()
+        encoded[relative] = ["b64", base64.b64encode(content).decode("ascii")]
+    return encoded
 
 
-def _member(path: str) -> str:
-    return path[len(WORK) + 1 :]
+def build_request(
+    source: str,
+    stdin: str,
+    files: Mapping[str, str | bytes] | None,
+    limits: Limits,
+    guests: bool = False,
+) -> dict:
+    """The request for the zygote (``run_exec`` frames it). stdin goes into a memfd inside
+    (never a file), but the container's file-size limit still applies to it: checked here."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be str, got {type(source).__name__}")
+    if not isinstance(stdin, str):
+        raise TypeError(f"stdin must be str, got {type(stdin).__name__}")
+    size = len(stdin.encode("utf-8", "surrogateescape"))
+    if size > limits.max_file_mb << 20:
+        raise ValueError(f"stdin is {size} bytes, over limits.max_file_mb={limits.max_file_mb}")
+    request = {"source": source, "stdin": stdin, "files": _encode_files(files, limits)}
+    request.update(limits=dataclasses.asdict(limits), guests=bool(guests))
+    return request
 
 
-def _add_dir(tar: tarfile.TarFile, path: str, made: set[str]) -> None:
-    if path not in made:
-        made.add(path)
-        info = tarfile.TarInfo(_member(path))
-        info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, int(time.time())
-        tar.addfile(info)
+def request_frame(request: dict, nproc: int) -> bytes:
+    """The request as one frame, with RLIMIT_NPROC ``nproc`` for the run: the container's own
+    hard limit, out of the way (the uids' processes are counted over every container of the
+    host; the container's pids cgroup bounds the run instead)."""
+    return encode_frame({**request, "limits": {**request["limits"], "max_processes": nproc}})
 
 
 @dataclass
 class ExecOutcome:
-    """What the host saw of one exec."""
+    """What the host saw of one exec: the zygote's frames by type, and its diagnostics."""
 
-    stdout: bytes
-    stderr: bytes
-    truncated: bool
-    status: int | None  # the wrapper's exit status; None if unknown (deadline, container gone)
-    host_timeout: bool
-    elapsed: float
+    frames: dict[str, dict] = field(default_factory=dict)
+    diagnostics: str = ""
+    host_timeout: bool = False
+    broken: str | None = None  # why the frame stream is unusable, if it is
+    elapsed: float = 0.0  # seconds from exec start to the result (or to giving up)
+
+    @property
+    def started(self) -> bool:
+        """Whether the zygote got as far as reading the request (its ``ready`` frame)."""
+        return "ready" in self.frames
+
+    @property
+    def report(self) -> dict | None:
+        return self.frames.get("result")
+
+    @property
+    def left(self) -> list[str] | None:
+        """What the wipe left after the run ([] if clean); None if it never reported."""
+        clean = self.frames.get("clean")
+        if clean is None:
+            return None
+        left = clean.get("left")
+        return left if isinstance(left, list) else ["(malformed clean frame)"]
 
 
-class _CappedStreams:
-    """Demultiplexes Docker's 8-byte-header frames into two byte buffers, each capped."""
+class _FrameStream:
+    """Demultiplexes Docker's 8-byte-header records; parses the zygote's frames from stdout."""
 
-    def __init__(self, cap: int) -> None:
-        self.cap, self.pending = cap, bytearray()
-        self.out = {1: bytearray(), 2: bytearray()}
-        self.truncated = False
+    def __init__(self, outcome: ExecOutcome, max_frame: int) -> None:
+        self.outcome, self.max_frame = outcome, max_frame
+        self.records, self.stdout = bytearray(), bytearray()
+        self.stderr = bytearray()
 
     def feed(self, chunk: bytes) -> None:
-        self.pending += chunk
+        self.records += chunk
         start = 0
-        while len(self.pending) - start >= 8:
-            size = int.from_bytes(self.pending[start + 4 : start + 8], "big")
-            if len(self.pending) - start - 8 < size:
+        while len(self.records) - start >= 8:
+            size = int.from_bytes(self.records[start + 4 : start + 8], "big")
+            if len(self.records) - start - 8 < size:
                 break
-            stream = self.pending[start]
-            self._keep(stream, self.pending[start + 8 : start + 8 + size])
+            data = self.records[start + 8 : start + 8 + size]
+            if self.records[start] == 1:
+                self.stdout += data
+            elif self.records[start] == 2:
+                self.stderr += data[: max(DIAGNOSTICS_CAP - len(self.stderr), 0)]
             start += 8 + size
-        del self.pending[:start]
+        del self.records[:start]
+        self._frames()
 
-    def _keep(self, stream: int, data: bytearray) -> None:
-        buffer = self.out.get(stream)
-        if buffer is None:
-            return
-        room = self.cap - len(buffer)
-        if len(data) > room:
-            self.truncated = True
-        buffer += data[: max(room, 0)]
+    def _frames(self) -> None:
+        while len(self.stdout) >= HEADER.size and self.outcome.broken is None:
+            (size,) = HEADER.unpack_from(self.stdout)
+            if size > self.max_frame:
+                self.outcome.broken = f"oversized frame ({size} bytes)"
+                return
+            if len(self.stdout) < HEADER.size + size:
+                return
+            try:
+                frame = decode_body(bytes(self.stdout[HEADER.size : HEADER.size + size]))
+            except ValueError as error:
+                self.outcome.broken = f"undecodable frame: {error}"
+                return
+            del self.stdout[: HEADER.size + size]
+            self.outcome.frames[str(frame.get("type"))] = frame
 
 
-def run_exec(api: Any, container_id: str, payload: bytes, limits: Limits) -> ExecOutcome:
-    """Run the wrapper in ``container_id`` and collect its output until exit or the deadline.
+def _max_frame(limits: Limits) -> int:
+    """The largest result frame a trusted zygote can send: both outputs JSON-escaped (at most
+    12 bytes per input byte, for \\uXXXX surrogate pairs) plus room for the rest."""
+    return 2 * 12 * limits.max_output_bytes + (1 << 20)
 
-    Raises ``docker.errors.APIError`` when the exec cannot even start (container not running).
-    """
-    wall = max(limits.wall_seconds, 0.01)
-    command = ["sh", "-c", WRAPPER, "grpokit-run", f"{wall:.3f}"]
-    command += [str(limits.cpu_seconds), str(round(wall * 100))]
+
+def run_exec(api: Any, container_id: str, frame: bytes, limits: Limits) -> ExecOutcome:
+    """Run the zygote for the request ``frame`` in ``container_id``; collect its frames until it
+    exits or a deadline passes. Raises ``docker.errors.APIError`` when the exec cannot even
+    start (container not running)."""
     exec_id = api.exec_create(
-        container_id, command, stdin=True, user=RUN_USER, workdir=WORK, environment=ENVIRONMENT
+        container_id, zygote_command(), stdin=True, user="0:0", workdir="/", environment={}
     )["Id"]
     started = time.monotonic()
-    deadline = started + limits.wall_seconds + HOST_GRACE_SECONDS
-    streams = _CappedStreams(limits.max_output_bytes)
+    outcome = ExecOutcome()
+    stream = _FrameStream(outcome, _max_frame(limits))
     hijacked = api.exec_start(exec_id, socket=True)
     raw: socket.socket = getattr(hijacked, "_sock", hijacked)  # the SDK wraps it in a SocketIO
-    host_timeout = False
+    deadline = started + limits.wall_seconds + HOST_GRACE_SECONDS
     try:
         raw.settimeout(max(deadline - time.monotonic(), 0.001))
-        raw.sendall(payload)
+        raw.sendall(boot_frame() + frame)
         raw.shutdown(socket.SHUT_WR)
-        while True:
-            raw.settimeout(max(deadline - time.monotonic(), 0.001))
-            chunk = raw.recv(1 << 16)
-            if not chunk:
-                break
-            streams.feed(chunk)
+        _read(raw, stream, deadline, started)
     except TimeoutError:
-        host_timeout = True
-    except OSError:
-        pass  # the connection broke: the container died; the status tells
+        outcome.host_timeout = outcome.report is None
+    except OSError as error:  # the connection broke: the container died
+        outcome.broken = outcome.broken or f"exec stream broke: {error}"
     finally:
         _close(hijacked, raw)
-    elapsed = time.monotonic() - started
-    status = None if host_timeout else _exit_status(api, exec_id)
-    return ExecOutcome(
-        bytes(streams.out[1]),
-        bytes(streams.out[2]),
-        streams.truncated,
-        status,
-        host_timeout,
-        elapsed,
-    )
+        outcome.diagnostics = bytes(stream.stderr).decode("utf-8", "replace").strip()
+    if not outcome.elapsed:
+        outcome.elapsed = time.monotonic() - started
+    return outcome
+
+
+def _read(raw: socket.socket, stream: _FrameStream, deadline: float, started: float) -> None:
+    """Read until the clean frame or the end of the stream; the deadline moves to
+    ``CLEAN_SECONDS`` after the result. (The caller checks from the cgroup that the zygote is
+    gone before the container runs anything else.)"""
+    outcome = stream.outcome
+    while outcome.broken is None:
+        raw.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = raw.recv(1 << 16)
+        if not chunk:
+            return
+        stream.feed(chunk)
+        if "clean" in outcome.frames:  # the zygote's last word: it exits right after
+            return
+        if outcome.report is not None and not outcome.elapsed:
+            outcome.elapsed = time.monotonic() - started
+            deadline = time.monotonic() + CLEAN_SECONDS
 
 
 def _close(hijacked: Any, raw: socket.socket) -> None:
@@ -225,20 +218,3 @@ def _close(hijacked: Any, raw: socket.socket) -> None:
                 closable.close()
         except (OSError, ValueError):  # already closed through another wrapper
             pass
-
-
-def _exit_status(api: Any, exec_id: str, wait_seconds: float = 2.0) -> int | None:
-    """The exec's exit code once Docker has recorded it (None if it never does)."""
-    import docker.errors
-
-    give_up = time.monotonic() + wait_seconds
-    while True:
-        try:
-            info = api.exec_inspect(exec_id)
-        except docker.errors.APIError:
-            return None
-        if not info.get("Running") and info.get("ExitCode") is not None:
-            return int(info["ExitCode"])
-        if time.monotonic() > give_up:
-            return None
-        time.sleep(0.005)

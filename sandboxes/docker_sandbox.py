@@ -1,12 +1,17 @@
 """The ``docker`` sandbox backend: untrusted Python in locked-down, reused containers.
 
 Every container has no network (``network_mode="none"``), a read-only root filesystem, tmpfs
-scratch dirs, memory/pids limits and nofile/fsize ulimits, no capabilities, no new privileges
-and no host mounts at all; programs run as ``nobody`` (65534). With ``reuse=True`` (default) a
-pool of ``pool_size`` warm containers is shared by all threads; each run is one ``docker exec``
-(see ``docker_exec``), after which the host checks from the container's cgroup that nothing
-but PID 1 is left, else the container is replaced. ``reuse=False`` starts and removes one
-container per run (the cold baseline the benchmark compares against).
+scratch dirs, memory/pids limits and nofile/fsize/msgqueue ulimits, no new privileges and no
+host mounts at all. Each run is one ``docker exec`` of the local backend's zygote
+(``docker_zygote``), with the local backend's guarantees: the program runs as ``nobody``
+(65534), its guests as 65532, in fresh isolated interpreters; the zygote is the only process
+holding the exec's streams; the local seccomp policy is stacked on Docker's default profile;
+the scratch dirs and IPC tables are wiped as each uid and checked empty before and after the
+run. With ``reuse=True`` (default) a pool of ``pool_size`` warm containers is shared by all
+threads, one run at a time per container; after each run the host also checks from the
+container's cgroup that nothing but PID 1 is left, and replaces a container that is not clean
+(``docker_verdict``). ``reuse=False`` starts and removes one container per run (the cold
+baseline the benchmark compares against).
 
 Containers are labelled with their owner process: ``close()`` (also run at interpreter exit)
 removes them; if the owner dies without closing (a scoring worker killed by its timeout), its
@@ -24,15 +29,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from sandboxes.base import Limits, RunResult, Sandbox, SandboxUnavailable
-from sandboxes.docker_container import ContainerSpec, PooledContainer, Resources
-from sandboxes.docker_exec import ExecOutcome, build_payload, run_exec
+from sandboxes.docker_container import ContainerSpec, Resources
+from sandboxes.docker_exec import build_request, request_frame, run_exec
 from sandboxes.docker_owner import SESSION_LABEL, new_session_labels, reap_orphans
 from sandboxes.docker_pool import ContainerPool
+from sandboxes.docker_verdict import container_verdict
 from sandboxes.docker_watchdog import Watchdog
 
 DEFAULT_IMAGE = "grpokit-sandbox:latest"
 BUILD_HINT = "build it with `sudo bash sandboxes/docker_image/build.sh` (or `make system`)"
-SIGNAL_BASE = 128  # a shell reports "killed by signal n" as exit status 128 + n
 
 
 def _docker_module() -> Any:
@@ -115,18 +120,22 @@ class DockerSandbox(Sandbox):
         stdin: str = "",
         files: Mapping[str, str | bytes] | None = None,
         limits: Limits | None = None,
+        guests: bool = False,
     ) -> RunResult:
+        """Run ``source`` as ``python main.py`` would, with ``files`` in its working directory
+        (``guests``: see ``Sandbox.run``); one ``docker exec`` of the zygote (``docker_zygote``)."""
         limits = check_limits(limits or self.limits)
-        payload = build_payload(source, stdin, files, limits)
-        spec, resources = self._spec(limits), Resources.from_limits(limits)
+        request = build_request(source, stdin, files, limits, guests)
+        spec, resources = self._spec(limits), Resources.from_limits(limits, guests)
         if not self.reuse:
-            return self._run_cold(spec, resources, payload, limits)
+            return self._run_cold(spec, resources, request, limits)
         failures: list[str] = []
         for _ in range(self.pool_size + 2):
             pooled = self._pool.acquire(spec, resources)
             try:
                 pooled.resize(resources)
-                outcome = run_exec(self._client.api, pooled.id, payload, limits)
+                frame = request_frame(request, pooled.nproc)
+                outcome = run_exec(self._client.api, pooled.id, frame, limits)
             except self._docker.errors.APIError as error:  # dead container: try another
                 failures.append(str(error))
                 self._pool.discard(pooled)
@@ -137,7 +146,11 @@ class DockerSandbox(Sandbox):
             except BaseException:
                 self._pool.discard(pooled)
                 raise
-            result, reusable = self._result(pooled, outcome, limits)
+            if not outcome.started and not outcome.host_timeout:  # the request never ran
+                failures.append(outcome.broken or outcome.diagnostics or "no zygote answered")
+                self._pool.discard(pooled)
+                continue
+            result, reusable = container_verdict(pooled, outcome, limits)
             (self._pool.release if reusable else self._pool.discard)(pooled)
             return result
         raise SandboxUnavailable(f"no sandbox container could start the program: {failures[-1]}")
@@ -161,13 +174,17 @@ class DockerSandbox(Sandbox):
         return ContainerSpec.from_limits(self.image, limits, self.tmpfs_mb)
 
     def _run_cold(
-        self, spec: ContainerSpec, resources: Resources, payload: bytes, limits: Limits
+        self, spec: ContainerSpec, resources: Resources, request: dict, limits: Limits
     ) -> RunResult:
         """One fresh container for this run only: started, used once, removed."""
         pooled = self._pool.start(spec, resources)
         try:
-            outcome = run_exec(self._client.api, pooled.id, payload, limits)
-            result, _ = self._result(pooled, outcome, limits)
+            frame = request_frame(request, pooled.nproc)
+            outcome = run_exec(self._client.api, pooled.id, frame, limits)
+            if not outcome.started and not outcome.host_timeout:
+                detail = outcome.broken or outcome.diagnostics or "no zygote answered"
+                raise SandboxUnavailable(f"cold sandbox container failed: {detail}")
+            result, _ = container_verdict(pooled, outcome, limits)
         except self._docker.errors.APIError as error:
             raise SandboxUnavailable(f"cold sandbox container failed: {error}") from error
         finally:
@@ -175,51 +192,9 @@ class DockerSandbox(Sandbox):
         result.extra["cold"] = True
         return result
 
-    def _result(
-        self, pooled: PooledContainer, outcome: ExecOutcome, limits: Limits
-    ) -> tuple[RunResult, bool]:
-        """Turn what the host saw into a RunResult; also say if the container is reusable."""
-        pooled.runs += 1
-        status = outcome.status
-        signal = None
-        exit_code = status
-        if outcome.host_timeout or status is None:
-            exit_code, signal = None, 9
-        elif SIGNAL_BASE < status <= SIGNAL_BASE + 64:
-            exit_code, signal = None, status - SIGNAL_BASE
-        # Read after every run (a host file read) so that the count never goes stale.
-        oom = not outcome.host_timeout and pooled.new_oom_kills()
-        stdout = outcome.stdout.decode("utf-8", errors="replace")
-        stderr = outcome.stderr.decode("utf-8", errors="replace")
-        timed_out = outcome.host_timeout or (
-            signal == 9 and not oom and outcome.elapsed >= limits.wall_seconds
-        )
-        clean = not outcome.host_timeout and status is not None and pooled.only_init_left()
-        extra: dict[str, Any] = {"container": pooled.id[:12], "container_runs": pooled.runs}
-        if status is None and not outcome.host_timeout:
-            extra["container_died"] = True
-        result = RunResult(
-            stdout=stdout,
-            stderr=stderr,
-            exit_code=exit_code,
-            wall_seconds=outcome.elapsed,
-            timed_out=timed_out,
-            out_of_memory=bool(oom) or _memory_error(exit_code, stderr),
-            output_truncated=outcome.truncated,
-            signal=signal,
-            extra=extra,
-        )
-        return result, clean
-
 
 def _close(pool: ContainerPool, watchdog: Watchdog) -> None:
     try:
         pool.close()
     finally:
         watchdog.stop()
-
-
-def _memory_error(exit_code: int | None, stderr: str) -> bool:
-    """True when Python itself gave up with an uncaught MemoryError."""
-    lines = stderr.rstrip().splitlines()
-    return exit_code == 1 and bool(lines) and lines[-1].startswith("MemoryError")

@@ -124,7 +124,8 @@ def test_wall_timeout_kills_and_the_pool_goes_on(sandbox):
 
 def test_cpu_limit_stops_a_busy_loop_before_the_wall_clock(sandbox):
     result = sandbox.run("while True:\n    pass", limits=Limits(cpu_seconds=1, wall_seconds=30))
-    assert not result.timed_out and result.exit_code is None
+    assert result.timed_out and result.extra["killed_by"] == "cpu_limit"  # as on local
+    assert result.exit_code is None and result.wall_seconds < 10
     assert result.signal in (signal.SIGKILL, signal.SIGXCPU)
 
 
@@ -168,8 +169,11 @@ def test_containers_have_no_network_mounts_or_privileges(sandbox, client):
     assert attrs["Mounts"] == [] and not host["Binds"]
     assert host["NetworkMode"] == "none" and host["ReadonlyRootfs"] and not host["Privileged"]
     assert host["CapDrop"] == ["ALL"] and "no-new-privileges" in host["SecurityOpt"]
-    assert {u["Name"] for u in host["Ulimits"]} >= {"nofile", "fsize"}
-    assert attrs["Config"]["User"] != "" and not attrs["Config"]["User"].startswith("0")
+    assert sorted(host["CapAdd"]) == ["KILL", "SETGID", "SETUID"]  # for the root zygote only
+    assert {u["Name"] for u in host["Ulimits"]} >= {"nofile", "fsize", "msgqueue"}
+    init = sandbox.run("print(open('/proc/1/status').read())").stdout
+    status = dict(line.split(":", 1) for line in init.splitlines() if ":" in line)
+    assert status["Uid"].split() == ["65533"] * 4 and int(status["CapEff"], 16) == 0
 
 
 def test_output_is_capped_per_stream(sandbox):

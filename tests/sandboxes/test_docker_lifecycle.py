@@ -11,16 +11,19 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+from pathlib import Path
 
 import pytest
 
 from sandboxes.base import Limits, SandboxUnavailable
 from sandboxes.docker_container import ContainerSpec, Resources, start_container
-from sandboxes.docker_exec import build_payload, run_exec
+from sandboxes.docker_exec import build_request, request_frame, run_exec
 from sandboxes.docker_owner import SESSION_LABEL, new_session_labels
 from sandboxes.registry import get_sandbox
 
 pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
+from conftest import processes_with  # noqa: E402
 from docker_helpers import (  # noqa: E402
     REPO,
     assert_nothing_left,
@@ -55,20 +58,26 @@ def test_pool_recovers_after_its_containers_are_killed_from_outside(client):
         assert 1 <= len(running) <= 2
 
 
-def test_a_run_that_holds_the_exec_open_past_the_deadline_loses_its_container(client):
-    source = textwrap.dedent(
-        """
-        import os, signal, time
-        timeout = os.getppid()
-        wrapper = int(open(f'/proc/{timeout}/stat').read().rpartition(')')[2].split()[1])
-        for pid in (wrapper, timeout):  # nobody is left to kill this process but the host
-            os.kill(pid, signal.SIGKILL)
-        time.sleep(60)
-        """
-    )
+def _stop_the_zygote_of(marker: str) -> None:
+    """SIGSTOP (from the host) the parent of the process named ``marker``: its run's zygote."""
+    assert wait_for(lambda: processes_with(marker) != [])
+    (pid,) = processes_with(marker)
+    status = Path(f"/proc/{pid}/status").read_text()
+    zygote = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid")))
+    os.kill(zygote, signal.SIGSTOP)
+
+
+def test_a_run_that_holds_the_exec_open_past_the_deadline_loses_its_container(client, marker):
+    # No program can stop the zygote (root, another uid, non-dumpable); a zygote that stops
+    # answering anyway (stopped from the host here) meets the host's own deadline.
+    source = f"open('/proc/self/comm', 'w').write({marker!r})\nimport time\ntime.sleep(60)\n"
     with get_sandbox("docker", pool_size=1) as box:
+        stopper = threading.Thread(target=_stop_the_zygote_of, args=(marker,))
+        stopper.start()
         result = box.run(source, limits=Limits(wall_seconds=1))
+        stopper.join()
         assert result.timed_out and result.exit_code is None
+        assert result.extra["killed_by"] == "host"
         gone = result.extra["container"]
 
         def removed() -> bool:
@@ -148,6 +157,20 @@ def test_interpreter_exit_removes_the_containers(client):
     assert session_containers(client, session) == []
 
 
+# 40 MiB of its own (under RLIMIT_AS), then memfds (uncounted by RLIMIT_AS, each under the file
+# size limit) until the container's memory cgroup is full: the kernel OOM-kills the program.
+CGROUP_HOG = """
+own = bytearray(40 << 20)
+import os
+fds = []
+for _ in range(40):
+    fd = os.memfd_create("hog")
+    for _ in range(12):
+        os.write(fd, b"x" * (1 << 20))
+    fds.append(fd)
+"""
+
+
 def test_without_a_host_view_of_the_cgroup_the_engine_is_asked(client):
     spec = ContainerSpec("grpokit-sandbox:latest", max_file_mb=16, max_open_files=64, tmpfs_mb=16)
     pooled = start_container(
@@ -157,9 +180,9 @@ def test_without_a_host_view_of_the_cgroup_the_engine_is_asked(client):
         pooled.cgroup = None  # as with a remote or rootless engine
         assert pooled.processes() == [pooled.init_pid]
         limits = Limits(memory_mb=64)
-        payload = build_payload("data = b'x' * (300 << 20)", "", None, limits)
-        outcome = run_exec(client.api, pooled.id, payload, limits)
-        assert outcome.status == 128 + signal.SIGKILL
+        frame = request_frame(build_request(CGROUP_HOG, "", None, limits), pooled.nproc)
+        outcome = run_exec(client.api, pooled.id, frame, limits)
+        assert outcome.report is None or outcome.report["signal"] == signal.SIGKILL, outcome
         assert pooled.new_oom_kills() and not pooled.new_oom_kills()
     finally:
         pooled.remove()
