@@ -92,7 +92,7 @@ def gold_of(row: Mapping[str, Any]) -> str | None:
 def need_gold(row: Mapping[str, Any]) -> str | Skip:
     gold = gold_of(row)
     if gold is None:
-        return Skip(f"the row has no gold answer ({'/'.join(GOLD_FIELDS)})")
+        return Skip(f"the row has no gold answer (no {', '.join(GOLD_FIELDS)} field)")
     return gold
 
 

@@ -51,6 +51,20 @@ def probe_row(p: ProbeOutcome) -> list[str]:
     ]  # fmt: skip
 
 
+def ran(audit: VerifierAudit) -> list[ProbeOutcome]:
+    """The probes that applied to at least one row (the table shows these)."""
+    return [p for p in audit.probes if p.status != "skipped"]
+
+
+def skipped_lines(audit: VerifierAudit) -> list[str]:
+    """The probes that did not apply, grouped by why: ``skipped (why): a, b, c``."""
+    groups: dict[str, list[str]] = {}
+    for p in audit.probes:
+        if p.status == "skipped":
+            groups.setdefault(p.skipped or "", []).append(p.name)
+    return [f"skipped ({why}): {', '.join(names)}" for why, names in groups.items()]
+
+
 def fixture_row(f: FixtureOutcome) -> list[str]:
     if f.kind == "malformed":
         bound, score = "an error", short(f.error or num(f.score), 40)
@@ -133,7 +147,9 @@ def render_plain(audits: Sequence[VerifierAudit], echo: Callable[[str], None]) -
             echo("")
         echo(header(audit))
         echo("")
-        for text in plain_table(PROBE_COLUMNS, [probe_row(p) for p in audit.probes]):
+        for text in plain_table(PROBE_COLUMNS, [probe_row(p) for p in ran(audit)]):
+            echo(text)
+        for text in skipped_lines(audit):
             echo(text)
         if audit.fixtures:
             echo("")
@@ -153,7 +169,7 @@ def render_rich(audits: Sequence[VerifierAudit], console: Any) -> None:
     from rich.table import Table
 
     for audit in audits:
-        tables = [(f"Probes: {header(audit)}", PROBE_COLUMNS, [probe_row(p) for p in audit.probes])]
+        tables = [(f"Probes: {header(audit)}", PROBE_COLUMNS, [probe_row(p) for p in ran(audit)])]
         if audit.fixtures:
             rows = [fixture_row(f) for f in audit.fixtures]
             tables.append((f"Fixtures of {audit.verifier}", FIXTURE_COLUMNS, rows))
@@ -164,10 +180,11 @@ def render_rich(audits: Sequence[VerifierAudit], console: Any) -> None:
             table.add_column(columns[-1], overflow="fold", ratio=1)
             for row in rows:
                 style = next((s for v, s in VERDICT_STYLES.items() if v in row[1:6]), None)
-                if "skipped" in row[1:2]:
-                    style = "dim"
                 table.add_row(*row, style=style if style != "green" else None)
             console.print(table)
+            if columns is PROBE_COLUMNS:
+                for text in skipped_lines(audit):
+                    console.print(text, soft_wrap=True, markup=False, style="dim")
         _tail(audit, lambda text: console.print(text, soft_wrap=True, markup=False))
 
 
