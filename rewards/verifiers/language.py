@@ -110,21 +110,22 @@ def prose(text: str) -> str:
 
 
 def words(sentence: str) -> list[tuple[str, str]]:
-    """``(script, word)`` pairs; every Han or kana character is a word of its own."""
+    """``(script, word)`` pairs; every Han or kana character is a word of its own.
+
+    Linear in the length of the text (words are sliced, never grown a character at a time)."""
     out: list[tuple[str, str]] = []
     for match in _LETTERS.finditer(sentence):
-        current, script = "", ""
-        for char in match.group():
+        word, start, script = match.group(), 0, ""
+        for i, char in enumerate(word):
             if not char.isalpha():  # an apostrophe or hyphen inside a word
-                current += char
                 continue
             char_script = script_of(char)
-            if current and (char_script != script or script in ("HAN", "KANA")):
-                out.append((script, current))
-                current = ""
-            current, script = current + char, char_script
-        if current:
-            out.append((script, current))
+            if i > start and (char_script != script or script in ("HAN", "KANA")):
+                out.append((script, word[start:i]))
+                start = i
+            script = char_script
+        if start < len(word):
+            out.append((script, word[start:]))
     return out
 
 
