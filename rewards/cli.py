@@ -99,7 +99,7 @@ def verify(name, completion, answer, fields, options, timeout, as_json) -> None:
         timed = scorer.score([name], [completion], [row])[name][0]
     result = {"verifier": name, **timed.result.to_dict(), "seconds": round(timed.seconds, 6)}
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps(result, allow_nan=False))
     else:
         click.echo(
             f"{name}: score={timed.result.score} reason={timed.result.reason!r}"
@@ -123,23 +123,34 @@ def verify(name, completion, answer, fields, options, timeout, as_json) -> None:
 )
 @click.option("--summary-json", type=click.Path(dir_okay=False), help="Write the summary here.")
 def eval_command(input_path, names, scheme, out_path, workers, timeout, summary_json) -> None:
-    """Score every row of a JSONL file and summarise errors, timing and label agreement."""
+    """Score every row of a JSONL file and summarise errors, timing and label agreement.
+
+    Results are written as rows finish; SIGINT or SIGTERM stops the run keeping every finished
+    row and the summary of them. Exit code: 0 all rows scored without error; 1 some lines
+    malformed (reported with their number, skipped) or some items ended in an error or
+    timeout; 2 a usage or configuration error, or no usable row; 128 + signal if interrupted.
+    """
     from rewards.eval_report import print_summary, run_eval
+    from rewards.eval_run import StopSignals, dump
 
     if not names and not scheme:
         raise click.UsageError("give --verifiers NAME[,NAME...] or --scheme FILE")
-    summary = run_eval(
-        Path(input_path),
-        names=names,
-        scheme_path=scheme,
-        out_path=out_path,
-        workers=workers,
-        timeout=timeout,
-        console=_console(stderr=True),
-    )
-    print_summary(summary, _console())
-    if summary_json:
-        Path(summary_json).write_text(json.dumps(summary, indent=2))
+    with StopSignals() as stop:
+        summary = run_eval(
+            Path(input_path),
+            names=names,
+            scheme_path=scheme,
+            out_path=out_path,
+            workers=workers,
+            timeout=timeout,
+            console=_console(stderr=True),
+            stop=stop,
+        )
+        print_summary(summary, _console())
+        if summary_json:
+            Path(summary_json).write_text(dump(summary, indent=2))
+    if stop.signum is not None:
+        sys.exit(128 + stop.signum)
     failed = summary["malformed_lines"] or any(v["errors"] for v in summary["verifiers"].values())
     sys.exit(1 if failed else 0)
 

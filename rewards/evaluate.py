@@ -8,15 +8,19 @@ compared with the single verifier or the scheme total, or a mapping ``{verifier:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import math
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rewards.scheme import ScoredBatch
 from rewards.scoring import Timed
 
 POSITIVE = 0.5  # a score or label at or above this counts as "pass" for precision/recall
+
+
+BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -26,34 +30,93 @@ class BadLine:
 
 
 def read_rows(path: str | Path) -> tuple[list[tuple[int, dict]], list[BadLine]]:
-    """Parse a JSONL file into (line number, row) pairs; bad lines are returned, not dropped."""
+    """Parse a JSONL file into (line number, row) pairs; a bad line (not UTF-8, not JSON, an
+    over-long integer, NaN/Infinity, a bad label...) is returned with its number, never
+    dropped and never fatal. A UTF-8 byte order mark before line 1 is accepted."""
     rows: list[tuple[int, dict]] = []
     bad: list[BadLine] = []
-    with open(path, encoding="utf-8") as fh:
-        for number, text in enumerate(fh, start=1):
-            if not text.strip():
-                continue
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if number == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
             try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                bad.append(BadLine(number, f"invalid JSON: {exc.msg} at column {exc.colno}"))
+                row = parse_line(raw)
+            except ValueError as exc:
+                bad.append(BadLine(number, str(exc)))
                 continue
-            if not isinstance(row, dict):
-                bad.append(BadLine(number, f"expected a JSON object, got {type(row).__name__}"))
-            elif not isinstance(row.get("completion"), str):
-                bad.append(BadLine(number, "missing or non-string field 'completion'"))
-            else:
+            if row is not None:
                 rows.append((number, row))
     return rows, bad
 
 
-def result_rows(rows: list[tuple[int, dict]], batch: ScoredBatch) -> Iterable[dict[str, Any]]:
-    """One output object per input row, in input order."""
-    for i, (_, row) in enumerate(rows):
-        scores = {}
-        for name, timed in batch.components.items():
-            scores[name] = {**timed[i].result.to_dict(), "seconds": round(timed[i].seconds, 6)}
-        yield {"id": row.get("id"), "scores": scores, "total": batch.totals[i]}
+def parse_line(raw: bytes) -> dict | None:
+    """One input row, or None for a blank line; ValueError says what is wrong."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}"
+        ) from None
+    if not text.strip():
+        return None
+    try:
+        row = json.loads(
+            text, parse_constant=_no_constant, parse_int=_checked_int, parse_float=_finite_float
+        )
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if not isinstance(row.get("completion"), str):
+        raise ValueError("missing or non-string field 'completion'")
+    _check_label(row.get("label"))
+    return row
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number (not valid JSON)")
+
+
+def _checked_int(text: str) -> int:
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)()
+    if limit and len(text.lstrip("-")) > limit:
+        raise ValueError(
+            f"an integer literal longer than {limit} digits ({len(text.lstrip('-'))}); "
+            "write it as a string"
+        )
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is not a finite float")
+    return value
+
+
+def _check_label(label: Any) -> None:
+    """A label is absent, a finite number, or a mapping of verifier names to finite numbers."""
+    values = label.values() if isinstance(label, Mapping) else [label]
+    for value in values:
+        if value is None:
+            continue
+        try:
+            ok = isinstance(value, bool | int | float) and math.isfinite(float(value))
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"label {str(value)[:40]!r}: expected a finite number or a {{verifier: number}} "
+                "mapping"
+            )
+
+
+def result_row(line: int, row: Mapping[str, Any], timed: Mapping[str, Timed], total: float) -> dict:
+    """The output object of one input row: its id and line, each verifier's verdict, the total."""
+    scores = {
+        name: {**t.result.to_dict(), "seconds": round(t.seconds, 6)} for name, t in timed.items()
+    }
+    return {"id": row.get("id"), "line": line, "scores": scores, "total": total}
 
 
 def _percentile(values: list[float], q: float) -> float:

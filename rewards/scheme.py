@@ -124,18 +124,31 @@ class RewardScheme:
     ) -> ScoredBatch:
         """Score each completion against its row; totals follow eq. 6.1."""
         names = [c.name for c in self.components]
-        results = self.scorer.score(names, completions, rows, on_done=on_done)
+        return self.combine(self.scorer.score(names, completions, rows, on_done=on_done))
+
+    def submit(
+        self, completions: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[Future]]:
+        """Start scoring every completion with every component without waiting; turn each
+        future into a ``Timed`` with ``self.scorer.result`` and the results into totals with
+        ``combine`` (for callers that use rows as they finish)."""
+        return self.scorer.submit([c.name for c in self.components], completions, rows)
+
+    def combine(self, results: Mapping[str, list[Timed]]) -> ScoredBatch:
+        """Eq. 6.1 totals of per-component results (every component, the same rows)."""
+        results = dict(results)
+        n = len(results[self.components[0].name])
         weights = {c.name: c.weight for c in self.components}
-        by_kind = {k: [0.0] * len(rows) for k in ("correct", "format", "aux")}
+        by_kind = {k: [0.0] * n for k in ("correct", "format", "aux")}
         for c in self.components:
             for i, timed in enumerate(results[c.name]):
                 if timed.result.score is not None:
                     by_kind[c.kind][i] += c.weight * timed.result.score
         if self.format_gate:
-            for i in range(len(rows)):
+            for i in range(n):
                 if not self._format_ok(results, i):
                     by_kind["correct"][i] = 0.0
-        totals = [sum(by_kind[k][i] for k in by_kind) for i in range(len(rows))]
+        totals = [sum(by_kind[k][i] for k in by_kind) for i in range(n)]
         return ScoredBatch(totals, results, by_kind, weights)
 
     @property
