@@ -161,8 +161,8 @@ def main() -> None:
     Configuration mistakes (unknown verifier, bad option, bad scheme file, plugin conflict)
     print one clear line and exit 2; set GRPO_DEBUG=1 for the traceback.
     """
-    get_plugins().add_commands(cli)
     try:
+        get_plugins().add_commands(cli)
         cli(standalone_mode=True)
     except (PluginError, ValueError) as exc:
         if os.environ.get("GRPO_DEBUG"):

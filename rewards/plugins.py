@@ -63,9 +63,11 @@ class Plugins:
         self.failures: list[PluginFailure] = []
         self._cache: dict[str, dict[str, Registration]] = {}
         self._fixtures: dict[str, FixtureRegistration] | None = None
+        self.distributions: dict[str, str] = {}  # plugin name -> the distribution that ships it
         if builtins:
             for name in BUILTIN_PLUGINS:
                 self.register(import_module(name), name="builtin")
+            self.distributions["builtin"] = "grpokit"
         if entry_points:
             self.load_entry_points()
 
@@ -76,11 +78,24 @@ class Plugins:
         self._fixtures = None
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
-        """Load every installed distribution's ``grpokit`` entry point, recording failures."""
+        """Load every installed distribution's ``grpokit`` entry point, recording failures.
+
+        Two distributions declaring the same entry-point name is a ``PluginError`` naming both
+        (pluggy would keep one and silently drop the other); the same distribution seen twice
+        on the path is loaded once."""
         for ep in importlib.metadata.entry_points(group=group):
             dist = ep.dist.name if ep.dist is not None else None
-            if self.pm.has_plugin(ep.name):
+            if ep.name in self.distributions or self.pm.has_plugin(ep.name):
+                first = self.distributions.get(ep.name)
+                if first is not None and dist is not None and first != dist:
+                    raise PluginError(
+                        f"entry point {ep.name!r} (group {group!r}) is declared by two "
+                        f"distributions: {first!r} and {dist!r}; uninstall one or rename its "
+                        "entry point"
+                    )
                 continue
+            if dist is not None:
+                self.distributions[ep.name] = dist
             try:
                 module = ep.load()
                 self.register(module, name=ep.name)
@@ -142,9 +157,8 @@ class Plugins:
                     self.failures.append(PluginFailure(plugin, f"{what} {cls!r}: {problem}"))
                     continue
                 if cls.name in found and found[cls.name].cls is not cls:
-                    raise PluginError(
-                        _clash(f"{what} name", cls.name, found[cls.name].plugin, plugin)
-                    )
+                    first = self._label(found[cls.name].plugin)
+                    raise PluginError(_clash(f"{what} name", cls.name, first, self._label(plugin)))
                 found[cls.name] = Registration(cls, plugin)
         self._cache[hook] = found
         return found
@@ -166,9 +180,16 @@ class Plugins:
                         raise PluginError(
                             f"fixture {fixture.key!r} is registered twice by plugin {plugin!r}"
                         )
-                    raise PluginError(_clash("fixture", fixture.key, first, plugin))
+                    raise PluginError(
+                        _clash("fixture", fixture.key, self._label(first), self._label(plugin))
+                    )
                 found[fixture.key] = FixtureRegistration(fixture, plugin)
         return found
+
+    def _label(self, plugin: str) -> str:
+        """``'name'``, with the distribution that ships it when known."""
+        dist = self.distributions.get(plugin)
+        return f"{plugin!r} (distribution {dist!r})" if dist else repr(plugin)
 
     @staticmethod
     def _lookup(registry: dict[str, Registration], name: str, what: str) -> Registration:
@@ -181,10 +202,7 @@ class Plugins:
 
 def _clash(what: str, name: str, first: str, second: str) -> str:
     """The error for ``name`` registered by two plugins, naming both."""
-    return (
-        f"{what} {name!r} is registered by two plugins: {first!r} and {second!r}; "
-        "uninstall or rename one"
-    )
+    return f"{what} {name!r} is registered by two plugins: {first} and {second}; uninstall or rename one"
 
 
 def _call_register_hook(

@@ -1,8 +1,13 @@
 """The plugin manager and every hookspec: verifiers, suites, commands; entry points; failures."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import sample_plugin
 from click.testing import CliRunner
+from conftest import FIXTURES, make_distribution
 
 from rewards import PluginError, Plugins, SuiteError, Verifier, VerifyResult, hookimpl
 
@@ -125,3 +130,45 @@ def test_suite_rows_missing_a_field_name_suite_row_and_field():
 
     with pytest.raises(SuiteError, match="suite 'holey', test row 1: missing field 'answer'"):
         Holey().rows("test")
+
+
+def test_two_distributions_with_the_same_entry_point_name_is_an_error_naming_both(
+    tmp_path, monkeypatch
+):
+    site = tmp_path / "site"
+    make_distribution(site, "first_dist", {"dupe": "sample_plugin"})
+    other = tmp_path / "other"
+    make_distribution(other, "second_dist", {"dupe": "sample_plugin"})
+    monkeypatch.syspath_prepend(str(other))
+    monkeypatch.syspath_prepend(str(site))
+    with pytest.raises(
+        PluginError, match="'dupe'.*two distributions: 'first_dist' and 'second_dist'"
+    ):
+        Plugins(builtins=False)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(other), str(FIXTURES)])}
+    run = subprocess.run(
+        [sys.executable, "-m", "rewards", "verifiers"], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and run.stderr.startswith("error: entry point 'dupe'")
+    assert "'first_dist'" in run.stderr and "'second_dist'" in run.stderr
+
+
+def test_a_verifier_clash_between_installed_plugins_names_their_distributions(
+    installed_plugins, tmp_path, monkeypatch
+):
+    other = tmp_path / "other"
+    make_distribution(other, "copycat_dist", {"copycat": "sample_plugin_copy"})
+    (other / "sample_plugin_copy.py").write_text(
+        "from rewards import Verifier, VerifyResult, hookimpl\n\n"
+        "class Contains(Verifier):\n    name = 'contains'\n    kind = 'correct'\n\n"
+        "    def verify(self, completion, row):\n        return VerifyResult(1.0)\n\n"
+        "@hookimpl\ndef register_verifiers(register):\n    register(Contains)\n"
+    )
+    monkeypatch.syspath_prepend(str(other))
+    plugins = Plugins(builtins=False)
+    with pytest.raises(PluginError) as err:
+        plugins.verifiers()
+    message = str(err.value)
+    assert "(distribution 'sample_plugin_dist')" in message
+    assert "(distribution 'copycat_dist')" in message
