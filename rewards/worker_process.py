@@ -142,20 +142,32 @@ class WorkerProcess(process.BaseProcess):
 
 
 def worker_main(conn: Connection, initializer: Callable[..., None], payload: bytes) -> None:
-    """A worker's life: initialise, say ready, then run one task at a time until EOF."""
+    """A worker's life: initialise, say ready, then run one task at a time until its pipe
+    closes (the parent stopped it, or is gone: the worker just ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         initializer(*pickle.loads(payload))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then exit
-        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
-        raise SystemExit(1) from exc
-    conn.send(("ready",))
+        _send(conn, pickle.dumps(("failed", f"{type(exc).__name__}: {exc}")))
+        raise SystemExit(1) from None
+    if not _send(conn, pickle.dumps(("ready",))):
+        return
     while True:
         try:
             task_id, task = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send_bytes(_reply(task_id, task))
+        if not _send(conn, _reply(task_id, task)):
+            return
+
+
+def _send(conn: Connection, message: bytes) -> bool:
+    """Send one pickled message; False if the parent's end is closed."""
+    try:
+        conn.send_bytes(message)
+    except OSError:
+        return False
+    return True
 
 
 def _reply(task_id: int, task: bytes) -> bytes:

@@ -164,6 +164,26 @@ def test_an_unpicklable_row_is_that_items_error():
     assert out[1].result.score == 1.0
 
 
+def test_the_fork_server_killed_between_and_during_calls_costs_nothing():
+    from rewards import worker_process
+
+    def kill_fork_server() -> None:
+        os.kill(worker_process._SERVER._forkserver_pid, signal.SIGKILL)
+
+    with BatchScorer({"pid": crash_verifiers.Pid(sleep=0.1)}, workers=2, timeout=20) as scorer:
+        first = scorer.score(["pid"], ["a", "b"], [{}] * 2)["pid"]
+        assert [t.result.score for t in first] == [1.0, 1.0]
+        kill_fork_server()
+        time.sleep(0.3)
+        out = scorer.score(["pid"], ["c", "d", "e"], [{}] * 3)["pid"]
+        assert [(t.result.score, t.result.error) for t in out] == [(1.0, None)] * 3
+        futures = scorer.submit(["pid"], ["f", "g", "h", "i"], [{}] * 4)
+        time.sleep(0.05)
+        kill_fork_server()
+        out = scorer.collect(futures)["pid"]
+        assert [(t.result.score, t.result.error) for t in out] == [(1.0, None)] * 4
+
+
 # -- RewardScheme (what training calls) ---------------------------------------------------------
 
 
