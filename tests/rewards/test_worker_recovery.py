@@ -255,3 +255,28 @@ def test_grpo_eval_loses_only_the_row_that_kills_its_worker(crash_plugin, tmp_pa
     assert set(errors.values()) == {None}
     assert summary["verifiers"]["exit_on"]["errors"] == 1
     assert code == 1
+
+
+def test_grpo_eval_scores_every_row_when_a_busy_worker_is_killed(crash_plugin, tmp_path):
+    rows, scheme, log = tmp_path / "rows.jsonl", tmp_path / "scheme.json", tmp_path / "starts.log"
+    rows.write_text("".join(json.dumps({"id": i, "completion": str(i)}) + "\n" for i in range(8)))
+    options = {"sleep": 0.5, "log": str(log)}
+    scheme.write_text(json.dumps({"verifiers": {"pid": {"options": options}}, "workers": 2}))
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rewards", "eval", "--input", str(rows), "--scheme", str(scheme)]
+        + ["--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid, victim = wait_for_lines(log, 3)[2].split()  # a worker busy on its second item or so
+    kill({int(pid)})
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stdout + stderr
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["scores"]["pid"]["score"], r["scores"]["pid"]["error"]) for r in results] == [
+        (1.0, None)
+    ] * 8
+    starts = [line.split()[1] for line in log.read_text().splitlines()]
+    assert starts.count(victim) == 2, "the killed worker's item ran again"
