@@ -11,7 +11,7 @@ from outside) is replaced and the item is run once more, so a crash costs at mos
 caused it (``crash: worker died (...)``). Workers are forked from a clean fork server with the
 verifier modules preloaded, so replacing one is cheap, no torch or CUDA state of the parent is
 ever inherited, and the user's main script is never run again in a worker
-(``rewards.worker_start``): an unguarded top-level training script works.
+(``rewards.worker_process``): an unguarded top-level training script works.
 
 Scoring can also start before the whole batch is known: ``submit`` returns futures without
 waiting, and ``prefetch`` starts one item that a later ``score`` call will hold at a given
