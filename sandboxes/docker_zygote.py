@@ -28,10 +28,8 @@ request, with the same guarantees:
 
 from __future__ import annotations
 
-import base64
 import functools
 import importlib.util
-import json
 import logging
 import marshal
 from pathlib import Path
@@ -46,12 +44,12 @@ SCRATCH = (WORKDIR, "/dev/shm", "/dev/mqueue")  # every place a run can write to
 MODULES = ("_guest", "_zygote_child", "_zygote")  # in import order
 PACKAGE_DIR = Path(__file__).resolve().parent
 
-# Reads the boot frame (4-byte big-endian length, JSON: bpf, magic, modules, argv) from fd 0
-# with plain reads, leaving the request frame behind it for the zygote. A module's code compiled
-# on the host is used when this interpreter has the same bytecode magic (saves compiling ~60 KB
-# of source per run), else its source is compiled here.
+# Reads the boot frame (4-byte big-endian length, then a marshal'ed dict: bpf, magic, modules)
+# from fd 0 with plain reads, leaving the request frame behind it for the zygote. A module's code
+# compiled on the host is used when this interpreter has the same bytecode magic (saves compiling
+# ~60 KB of source per run), else its source is compiled here. (marshal: no import, no parse.)
 BOOTSTRAP = """\
-import binascii, json, marshal, os, sys, types
+import marshal, os, sys, types
 def read(size):
     data = b""
     while len(data) < size:
@@ -60,8 +58,8 @@ def read(size):
             raise SystemExit("grpokit bootstrap: stdin ended inside the boot frame")
         data += chunk
     return data
-boot = json.loads(read(int.from_bytes(read(4), "big")))
-bpf = bytes.fromhex(boot["bpf"])
+boot = marshal.loads(read(int.from_bytes(read(4), "big")))
+bpf = boot["bpf"]
 if bpf:  # stacked on Docker's own filter; allowed because no_new_privs is set
     import ctypes
     class Prog(ctypes.Structure):
@@ -78,7 +76,7 @@ for name, compiled, source in boot["modules"]:
     module.__file__ = "/grpokit/" + name + ".py"
     sys.modules[name] = module
     if same:
-        code = marshal.loads(binascii.a2b_base64(compiled))
+        code = marshal.loads(compiled)
     else:
         code = compile(source, module.__file__, "exec")
     exec(code, module.__dict__)
@@ -101,20 +99,15 @@ def seccomp_filter() -> bytes | None:
         return None
 
 
-def _modules() -> list[list[str]]:
-    """``[name, code, source]`` per module: its code compiled here (base64 of marshal) and its
-    source. Read at each exec, so a changed file is used at once; compiled once per content."""
-    sources = tuple((PACKAGE_DIR / f"{name}.py").read_text() for name in MODULES)
-    return _compiled(sources)
-
-
 @functools.lru_cache(maxsize=4)
-def _compiled(sources: tuple[str, ...]) -> list[list[str]]:
+def _boot_frame(sources: tuple[str, ...], bpf: bytes) -> bytes:
     modules = []
     for name, source in zip(MODULES, sources, strict=True):
         code = compile(source, f"/grpokit/{name}.py", "exec", dont_inherit=True)
-        modules.append([name, base64.b64encode(marshal.dumps(code)).decode("ascii"), source])
-    return modules
+        modules.append((name, marshal.dumps(code), source))
+    boot = {"bpf": bpf, "magic": importlib.util.MAGIC_NUMBER.hex(), "modules": modules}
+    data = marshal.dumps(boot, 4)  # plain data: any Python 3 reads marshal version 4
+    return len(data).to_bytes(4, "big") + data
 
 
 def zygote_flags() -> list[str]:
@@ -132,8 +125,8 @@ def zygote_command(python: str = "python3") -> list[str]:
 
 
 def boot_frame() -> bytes:
-    """The frame the bootstrap reads first: the zygote's modules and the seccomp filter."""
-    boot = {"bpf": (seccomp_filter() or b"").hex(), "magic": importlib.util.MAGIC_NUMBER.hex()}
-    boot["modules"] = _modules()
-    data = json.dumps(boot, separators=(",", ":")).encode()
-    return len(data).to_bytes(4, "big") + data
+    """The frame the bootstrap reads first: the zygote's modules (each its code compiled here
+    and its source) and the seccomp filter. The files are read at each exec, so a changed
+    module is used at once; the frame is built once per content."""
+    sources = tuple((PACKAGE_DIR / f"{name}.py").read_text() for name in MODULES)
+    return _boot_frame(sources, seccomp_filter() or b"")
