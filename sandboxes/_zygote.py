@@ -250,7 +250,8 @@ def _check_clean_start(args: dict, child: ModuleType) -> None:
 
 
 def _parse_args(argv: list[str], workdir: str) -> dict:
-    """``--uid N --gid N [--guest-uid N] [--setuid] [--one-shot] [--subreaper] [--scratch DIR]...``"""
+    """``--uid N --gid N [--guest-uid N] [--setuid] [--one-shot] [--subreaper]`` and any number
+    of ``--scratch DIR`` (default: the work dir only)."""
     args = {"uid": os.getuid(), "gid": os.getgid(), "setuid": False, "one_shot": False}
     args.update(guest_uid=args["uid"], subreaper=False, scratch=[])
     it = iter(argv)

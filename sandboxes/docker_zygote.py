@@ -4,13 +4,13 @@ Every docker run is ONE ``docker exec`` as root (uid 0 with only CAP_SETUID, CAP
 CAP_KILL, no new privileges) of ``python3 -I -S -B -c BOOTSTRAP``. The exec's stdin brings
 first a boot frame, then the request frame. The boot frame carries ``_guest.py``,
 ``_zygote_child.py`` and ``_zygote.py`` (read from this package on the host at each start, each
-as its source and its code compiled on the host), the seccomp filter and the zygote's flags, so
-the image needs no change when they change and nothing of ours lies on a path any run could
-write to. (They travel on stdin, not in the command line: a 100 KB command line costs runc
-~45 ms per exec.) The bootstrap installs the modules in ``sys.modules`` (never on disk),
-stacks the local backend's seccomp filter on top of Docker's default profile, and calls
-``_zygote.main`` with ``--one-shot``: the same code as the local backend then serves the one
-request, with the same guarantees:
+as its source and its code compiled on the host) and the seccomp filter, so the image needs no
+change when they change and nothing of ours lies on a path any run could write to. (They
+travel on stdin, not in the command line: a 100 KB command line costs runc ~45 ms per exec.)
+The bootstrap installs the modules in ``sys.modules`` (never on disk), stacks the local
+backend's seccomp filter (``syscall_policy``) on top of Docker's default profile (which lets
+``io_uring_*`` and ``ptrace`` through), and calls ``_zygote.main`` with ``--one-shot``: the
+same code as the local backend then serves the one request, with the same guarantees:
 
 - the program runs as ``RUN_UID``, its guests (``guests=True``) as ``GUEST_UID``, PID 1 (the
   container's reaper) as ``INIT_UID``: three uids, none of which can signal, ptrace or read the
