@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rewards.verifier import Verifier, VerifyResult
-from rewards.worker_pool import WorkerDied, WorkerPool
+from rewards.worker_pool import WorkerPool
+from rewards.worker_process import WorkerDied
 
 DEFAULT_TIMEOUT = 5.0
 

@@ -39,7 +39,9 @@ from pebble import ProcessFuture
 
 from rewards.worker_process import (
     STOP_GRACE,
+    WorkerDied,
     WorkerProcess,
+    WorkersCannotStart,
     describe_exit,
     dumps,
     preload,
@@ -49,23 +51,12 @@ from rewards.worker_process import (
 
 RETRIES = 1  # runs of a task after the first, when its worker died under it
 START_ATTEMPTS = 3  # workers in a row that may die before saying "ready", then the pool stops
+START_BACKOFF = 0.1  # seconds before retrying a failed start, doubled at each failure in a row
 MAX_WAIT = 0.5  # seconds the manager sleeps at most between checks
 PIPELINE = 2  # tasks a worker holds: the running one and one waiting in its pipe
 #: a task waits in a busy worker's pipe only if this small: a pipe never fills, so handing a
 #: task over never blocks the manager
 PIPELINE_MAX_BYTES = 32 * 1024
-
-
-class WorkerDied(Exception):
-    """A task's worker died under it, on its first run and on each retry."""
-
-    def __init__(self, exitcode: int | None) -> None:
-        self.exitcode = exitcode
-        super().__init__(f"{describe_exit(exitcode)}; retried once")
-
-
-class WorkersCannotStart(RuntimeError):
-    """Every worker in a row died before it was ready (bad verifier, missing module...)."""
 
 
 @dataclass(eq=False)
@@ -83,6 +74,7 @@ class _Worker:
     process: WorkerProcess
     conn: Connection
     ready: bool = False
+    error: str = ""  # why it could not start, as it reported
     #: handed-over tasks in order: the first is running, the others wait in the pipe
     tasks: deque[_Task] = field(default_factory=deque)
     since: float = 0.0  # when the running task started (time.monotonic)
@@ -103,7 +95,7 @@ class WorkerPool:
     ``submit(fn, args, timeout)`` returns a future (cancellable while it runs) of
     ``fn(*args)`` run in a worker; an exception raised by ``fn`` is the future's exception, a
     timeout is ``concurrent.futures.TimeoutError``, a worker dying under the task twice is
-    ``WorkerDied``. ``preload`` names modules the fork server imports once.
+    ``WorkerDied``. ``preload_modules``: modules the fork server imports once.
     """
 
     def __init__(
@@ -129,6 +121,7 @@ class WorkerPool:
         self._halted = False  # stopped starting workers until the next submit
         self._start_failures = 0
         self._start_error = ""
+        self._next_start = 0.0  # no worker starts before this time (time.monotonic)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_w.setblocking(False)
         self._thread = threading.Thread(target=self._run, name="grpokit-scoring", daemon=True)
@@ -200,11 +193,12 @@ class WorkerPool:
             if self._start_failures >= START_ATTEMPTS:
                 self._halted = True
                 break
+            if time.monotonic() < self._next_start:
+                break
             try:
                 self._workers.append(self._launch())
             except Exception as exc:  # noqa: BLE001 - e.g. no fork server, out of fds
-                self._start_failures += 1
-                self._start_error = f"{type(exc).__name__}: {exc}"
+                self._start_failed(f"{type(exc).__name__}: {exc}")
         if self._halted and not self._workers:
             self._fail_queue(WorkersCannotStart(self._cannot_start_message()))
 
@@ -224,6 +218,13 @@ class WorkerPool:
         finally:
             theirs.close()
         return _Worker(process, ours)
+
+    def _start_failed(self, error: str) -> None:
+        """One more worker in a row could not start; the next try waits twice as long (a fork
+        server that has just died is replaced once it is gone)."""
+        self._start_failures += 1
+        self._start_error = error
+        self._next_start = time.monotonic() + START_BACKOFF * 2 ** (self._start_failures - 1)
 
     def _cannot_start_message(self) -> str:
         message = f"scoring workers cannot start: {self._start_error or 'they die at start-up'}"
@@ -281,6 +282,8 @@ class WorkerPool:
 
     def _wait_time(self) -> float:
         now, wait_for = time.monotonic(), MAX_WAIT
+        if len(self._workers) < self.size and not self._halted:
+            wait_for = min(wait_for, self._next_start - now)
         for worker in self._workers:
             if worker.tasks and worker.tasks[0].timeout is not None:
                 wait_for = min(wait_for, worker.since + worker.tasks[0].timeout - now)
@@ -316,7 +319,7 @@ class WorkerPool:
         if message[0] == "ready":
             worker.ready, self._start_failures = True, 0
         elif message[0] == "failed":
-            self._start_error = message[1]
+            worker.error = message[1]
         elif message[0] == "done" and worker.tasks and worker.tasks[0].id == message[1]:
             self._finish_running(worker, message[2], message[3])
 
@@ -341,8 +344,7 @@ class WorkerPool:
                 _resolve(tasks.pop(0).future, False, WorkerDied(code))
             self._requeue(tasks)
         elif not worker.ready:
-            self._start_failures += 1
-            self._start_error = self._start_error or f"a worker ended: {describe_exit(code)}"
+            self._start_failed(worker.error or f"a worker ended: {describe_exit(code)}")
 
     def _expire(self) -> None:
         """Stop the workers of timed-out and cancelled running tasks (they start afresh); the

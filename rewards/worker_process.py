@@ -79,6 +79,18 @@ def dumps(obj: Any) -> tuple[bytes, bool]:
     return buf.getvalue(), pickler.uses_main
 
 
+class WorkerDied(Exception):
+    """A task's worker died under it, on its first run and on each retry."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+        super().__init__(f"{describe_exit(exitcode)}; retried once")
+
+
+class WorkersCannotStart(RuntimeError):
+    """Every worker in a row died before it was ready (bad verifier, missing module...)."""
+
+
 def describe_exit(code: int | None) -> str:
     """``exit code 3`` / ``killed by SIGKILL``."""
     if code is None:
