@@ -260,7 +260,7 @@ def test_grpo_eval_loses_only_the_row_that_kills_its_worker(crash_plugin, tmp_pa
 def test_grpo_eval_scores_every_row_when_a_busy_worker_is_killed(crash_plugin, tmp_path):
     rows, scheme, log = tmp_path / "rows.jsonl", tmp_path / "scheme.json", tmp_path / "starts.log"
     rows.write_text("".join(json.dumps({"id": i, "completion": str(i)}) + "\n" for i in range(8)))
-    options = {"sleep": 0.5, "log": str(log)}
+    options = {"sleep": 1.0, "log": str(log)}
     scheme.write_text(json.dumps({"verifiers": {"pid": {"options": options}}, "workers": 2}))
     out = tmp_path / "out.jsonl"
     proc = subprocess.Popen(
