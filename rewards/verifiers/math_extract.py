@@ -138,11 +138,10 @@ def _from_boxed(text: str) -> Extracted | None:
 
 
 def _from_answer_is(text: str) -> Extracted | None:
-    last = None
-    for last in _ANSWER_IS_RE.finditer(text):  # noqa: B007  (the last match is wanted)
-        pass
-    if last is None:
+    matches = list(_ANSWER_IS_RE.finditer(text))
+    if not matches:
         return None
+    last = matches[-1]
     rest = text[last.end() :]
     stop = _SENTENCE_END_RE.search(_mask_math(rest))
     raw = rest[: stop.start()] if stop else rest
