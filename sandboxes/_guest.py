@@ -131,6 +131,8 @@ class Launcher:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
+        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write("1000")  # out of memory, a guest goes first (the tester stays)
         if self.uid is not None:
             os.setgroups([])
             os.setresgid(self.gid, self.gid, self.gid)

@@ -194,23 +194,40 @@ def _report(main_pid: int, out_r: int, err_r: int, run: dict) -> dict:
     }
 
 
-def _serve(req: dict, args: dict, proto_out: int, wake_r: int, child: ModuleType) -> None:
-    """Run one request in a forked child; send the ack and result frames."""
+def _serve(req: dict, args: dict, proto: tuple[int, int], wake_r: int, child: ModuleType) -> None:
+    """Run one request in a forked child; send the ack and result frames.
+
+    With ``req["gate"]`` the child waits, before it does anything, until the host answers the
+    ack with a ``go`` frame: the host first moves it into the run's memory cgroup (local
+    backend), so every page the run allocates is counted there and none in the worker's."""
+    proto_in, proto_out = proto
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     stdin_fd = os.memfd_create("stdin")
     _write_all(stdin_fd, req.get("stdin", "").encode("utf-8", "surrogateescape"))
     os.lseek(stdin_fd, 0, os.SEEK_SET)
+    gate_r, gate_w = os.pipe() if req.get("gate") else (-1, -1)
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:
         try:
+            if gate_r >= 0:
+                os.close(gate_w)
+                if os.read(gate_r, 1) != b"g":  # the host said no, or is gone
+                    os._exit(child.SETUP_FAILED)
+                os.close(gate_r)
             child.child_main(req, args, stdin_fd, out_w, err_w)
         finally:
             os._exit(child.SETUP_FAILED)
     for fd in (stdin_fd, out_w, err_w):
         os.close(fd)
     _write_all(proto_out, encode_frame({"type": "ack", "pid": pid}))
+    if gate_r >= 0:
+        os.close(gate_r)
+        go = _read_frame(proto_in)
+        if go is not None and go.get("type") == "go":
+            os.write(gate_w, b"g")
+        os.close(gate_w)
     report = _report(pid, out_r, err_r, _collect(out_r, err_r, wake_r, req["limits"]))
     report["wall"] = time.monotonic() - start
     os.close(out_r)
@@ -299,7 +316,7 @@ def main(argv: list[str]) -> int:
     _check_clean_start(args, child)
     _write_all(proto_out, encode_frame({"type": "ready", "pid": os.getpid()}))
     while (req := _read_frame(proto_in)) is not None:
-        _serve(req, args, proto_out, wake_r, child)
+        _serve(req, args, (proto_in, proto_out), wake_r, child)
         left = _clean(args, child, bool(req.get("guests")))
         if args["one_shot"]:
             _write_all(proto_out, encode_frame({"type": "clean", "left": left[:20]}))

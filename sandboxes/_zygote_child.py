@@ -134,15 +134,6 @@ def _run_program(source: str, guests: bool) -> int:
     return _finish(status)
 
 
-def _unprotect_from_oom_killer() -> None:
-    """The worker is the OOM killer's last choice (set by the host); the run is not."""
-    try:
-        with open("/proc/self/oom_score_adj", "w") as handle:
-            handle.write("0")
-    except OSError:
-        pass
-
-
 def _start_guests(args: dict, limits: dict) -> None:
     """Fork the guest launcher (still privileged) and put the program's end at GUEST_FD."""
     uid = args["guest_uid"] if args["setuid"] else None
@@ -168,8 +159,7 @@ def child_main(req: dict, args: dict, stdin_fd: int, out_w: int, err_w: int) -> 
             os.dup2(fd, target)
         os.closerange(3, 1 << 20)
         if guests:
-            _start_guests(args, req["limits"])  # keeps the worker's OOM protection
-        _unprotect_from_oom_killer()
+            _start_guests(args, req["limits"])
         if args["setuid"]:
             drop_privileges(args["uid"], args["gid"])
         prctl_dumpable(0 if guests else 1)

@@ -1,14 +1,17 @@
-"""A memory cgroup per local sandbox slot: one bound on everything a run holds in memory.
+"""Memory cgroups for a local sandbox slot: one bound on everything a run holds in memory.
 
 RLIMIT_AS bounds each process's address space, but not what a run keeps outside it: pages of a
 ``memfd`` or a tmpfs file written with ``write()`` and then unmapped, or the sum over many
 processes. A memory cgroup counts all of it (anonymous memory, page cache, tmpfs and shared
-memory are charged to the cgroup of the process that allocates them), so a slot whose worker
-lives in its own cgroup holds at most ``memory_mb + MARGIN_MB`` in total, swap included; past
-that the kernel refuses the allocation or kills the largest process of the slot.
+memory are charged to the cgroup of the process that allocates them). Each slot gets a cgroup
+for its worker and, inside it, one for its runs: the host moves every run's first process there
+before it does anything (the worker holds it at a gate until then), so a run holds at most
+``memory_mb + MARGIN_MB`` in total, swap included; past that the kernel refuses the allocation
+or kills the run's largest process. The worker is outside that limit, so a run that fills
+memory can never take the worker down with it.
 
-The worker is created in the host process's own cgroup (cgroup v2, or the v1 memory hierarchy)
-and removed with the slot. Where cgroups are not writable (not root, or a read-only hierarchy),
+The cgroups are created in the host process's own cgroup (cgroup v2, or the v1 memory
+hierarchy) and removed with the slot. Where cgroups are not writable (not root, or a read-only hierarchy),
 ``SlotCgroup.create`` returns None and the bound is per process (RLIMIT_AS) plus the tmpfs size;
 ``LocalSandbox.memory_bound`` says which applies.
 """
@@ -21,7 +24,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-MARGIN_MB = 64  # the worker, the program's launcher and tester around a guest: not the run's
+MARGIN_MB = 64  # a guest's tester and launcher, on top of the run's memory_mb
 ROOT = Path("/sys/fs/cgroup")
 _names = itertools.count()
 
@@ -48,11 +51,15 @@ def _own_cgroup() -> tuple[Path, int] | None:
 
 @dataclass
 class SlotCgroup:
-    """One slot's memory cgroup."""
+    """One slot's memory cgroup (the worker) and its ``run`` child (each run's processes)."""
 
     path: Path
     version: int
     limit_bytes: int = 0
+
+    @property
+    def run(self) -> Path:
+        return self.path / "run"
 
     @classmethod
     def create(cls) -> SlotCgroup | None:
@@ -64,21 +71,25 @@ class SlotCgroup:
         path = parent / f"grpokit-{os.getpid()}-{next(_names)}"
         try:
             path.mkdir()
+            (path / "run").mkdir()
         except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
             return None
         group = cls(path, version)
-        try:
+        with contextlib.suppress(OSError):
             if version == 2:
-                (path / "memory.swap.max").write_text("0")
-                (path / "memory.oom.group").write_text("0")
-        except OSError:
-            pass
+                (path / "cgroup.subtree_control").write_text("+memory")
+                (group.run / "memory.swap.max").write_text("0")
         return group
 
-    def attach(self, *pids: int) -> None:
-        """Move ``pids`` (the worker before it has run anything) into this cgroup."""
-        for pid in pids:
-            (self.path / "cgroup.procs").write_text(str(pid))
+    def attach(self, pid: int) -> None:
+        """Move the worker (before it has run anything) into the slot's cgroup."""
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def admit(self, pid: int) -> None:
+        """Move a run's first process (held at the worker's gate) into the runs' cgroup."""
+        (self.run / "cgroup.procs").write_text(str(pid))
 
     def limit(self, memory_mb: int) -> None:
         """Cap the slot at ``memory_mb + MARGIN_MB`` of memory, swap included."""
@@ -86,35 +97,45 @@ class SlotCgroup:
         if wanted == self.limit_bytes:
             return
         if self.version == 2:
-            (self.path / "memory.max").write_text(str(wanted))
+            (self.run / "memory.max").write_text(str(wanted))
         else:
             files = ["memory.limit_in_bytes"]
-            if (self.path / "memory.memsw.limit_in_bytes").exists():
+            if (self.run / "memory.memsw.limit_in_bytes").exists():
                 files.append("memory.memsw.limit_in_bytes")  # memsw must stay >= the limit
-            current = int((self.path / "memory.limit_in_bytes").read_text())
+            current = int((self.run / "memory.limit_in_bytes").read_text())
             if wanted > current:
                 files.reverse()
             for name in files:
-                (self.path / name).write_text(str(wanted))
+                (self.run / name).write_text(str(wanted))
         self.limit_bytes = wanted
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed here for memory so far."""
         name = "memory.events" if self.version == 2 else "memory.oom_control"
         with contextlib.suppress(OSError):
-            for line in (self.path / name).read_text().splitlines():
+            for line in (self.run / name).read_text().splitlines():
                 key, _, value = line.partition(" ")
                 if key == "oom_kill":
                     return int(value)
         return 0
 
     def remove(self) -> None:
-        """Delete the cgroup once its processes are gone (best effort)."""
-        with contextlib.suppress(OSError):
-            self.path.rmdir()
+        """Delete the cgroups once their processes are gone (best effort)."""
+        for path in (self.run, self.path):
+            with contextlib.suppress(OSError):
+                path.rmdir()
 
 
-def protect_from_oom_killer(pid: int) -> None:
-    """Make ``pid`` (a worker) the last choice of the OOM killer; its runs reset their own."""
+def children_of(pid: int) -> list[int]:
+    """Host pids of ``pid``'s children."""
     with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/oom_score_adj").write_text("-1000")
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    found = []
+    for entry in Path("/proc").iterdir():  # kernels without CONFIG_PROC_CHILDREN
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+            ):
+                found.append(int(entry.name))
+    return found

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from sandboxes._zygote import HEADER, MAX_FRAME, decode_body, encode_frame
 from sandboxes.base import SandboxUnavailable
 from sandboxes.local_bwrap import BwrapPlan, bwrap_argv, next_slot_uid, passwd_data
-from sandboxes.local_cgroup import SlotCgroup, protect_from_oom_killer
+from sandboxes.local_cgroup import SlotCgroup, children_of
 from sandboxes.syscall_policy import bpf_program, sealed_fd
 
 START_TIMEOUT = 30.0  # seconds for bwrap + interpreter start (generous: 2 busy cores)
@@ -114,7 +114,6 @@ class Slot:
         try:
             if self.cgroup is not None:
                 self.cgroup.attach(self.worker_pid)  # type: ignore[arg-type]
-            protect_from_oom_killer(self.worker_pid)  # type: ignore[arg-type]
         except OSError as exc:
             self.kill()
             raise SandboxUnavailable(
@@ -181,14 +180,29 @@ class Slot:
         if self.cgroup is not None:
             self.cgroup.limit(int(request["limits"]["memory_mb"]))
             oom_before = self.cgroup.oom_kills()
+            request = {**request, "gate": True}
         self._send(encode_frame(request), deadline)
         self._expect("ack", deadline)
+        if self.cgroup is not None:
+            self._admit(deadline)
         try:
             report = self._expect("result", deadline)
         except SlotDied as exc:
             raise SlotDied(str(exc), started=True) from None
         report["oom_kills"] = self.cgroup.oom_kills() - oom_before if self.cgroup else 0
         return report
+
+    def _admit(self, deadline: float) -> None:
+        """Move the run's first process (waiting at the worker's gate) into the runs' cgroup,
+        then let it go. Raises SlotDied if it cannot be moved: the run must not start uncounted."""
+        children = children_of(self.worker_pid)  # type: ignore[arg-type]
+        if len(children) != 1:
+            raise SlotDied(f"expected one run process at the gate, found {children}", started=True)
+        try:
+            self.cgroup.admit(children[0])  # type: ignore[union-attr]
+        except OSError as exc:
+            raise SlotDied(f"cannot move the run into its cgroup: {exc}", started=True) from exc
+        self._send(encode_frame({"type": "go"}), deadline)
 
     def terminate(self) -> None:
         """SIGKILL the zygote and wait until its whole PID namespace and bwrap are gone.

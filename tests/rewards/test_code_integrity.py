@@ -22,14 +22,15 @@ from rewards.verifiers.code_tests import CodeVerifier, close_sandboxes, sandbox_
 from sandboxes import SandboxUnavailable
 
 
-def xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 11: {reason}")
+def broke_before(reason: str) -> pytest.MarkDecorator:
+    """Records how the case failed before issue 11's fix (commit 918184a); it must pass now."""
+    return pytest.mark.regression(reason=f"issue 11: {reason}")
 
 
 def on(local: str | None = None, docker: str | None = None) -> list:
-    """``backend`` params; a reason marks that backend's case as a strict xfail."""
+    """``backend`` params; a reason records how that backend failed before the fix."""
     return [
-        pytest.param(name, marks=xfail(reason) if reason else (), id=name)
+        pytest.param(name, marks=broke_before(reason) if reason else (), id=name)
         for name, reason in (("local", local), ("docker", docker))
     ]
 
@@ -778,7 +779,7 @@ def cli(*args, timeout=300):
     )
 
 
-@xfail("3 cases x 2 s exceed eval's 5 s item limit")
+@broke_before("3 cases x 2 s exceed eval's 5 s item limit")
 def test_eval_reports_an_infinite_loop_as_a_timeout_verdict(tmp_path):
     rows = tmp_path / "rows.jsonl"
     lines = [{"id": kind, "completion": LOOP, "tests": tests} for kind, tests in LOOP_TESTS.items()]
@@ -795,7 +796,7 @@ def test_eval_reports_an_infinite_loop_as_a_timeout_verdict(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-@xfail("the default case limit (5 s) equals eval's default item limit (5 s)")
+@broke_before("the default case limit (5 s) equals eval's default item limit (5 s)")
 def test_eval_with_every_default_reports_an_infinite_loop_as_a_timeout_verdict(tmp_path):
     rows = tmp_path / "rows.jsonl"
     tests = {"kind": "io", "cases": [{"stdin": "", "stdout": "1"}]}
@@ -810,7 +811,7 @@ def test_eval_with_every_default_reports_an_infinite_loop_as_a_timeout_verdict(t
 
 @pytest.mark.parametrize(
     "cases",
-    [3, pytest.param(6, marks=xfail("6 cases x 2 s exceed verify's 10 s item limit"))],
+    [3, pytest.param(6, marks=broke_before("6 cases x 2 s exceed verify's 10 s item limit"))],
 )
 def test_verify_reports_an_infinite_loop_as_a_timeout_verdict(cases):
     tests = {"kind": "io", "cases": [{"stdin": str(i), "stdout": str(i)} for i in range(cases)]}

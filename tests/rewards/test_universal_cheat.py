@@ -618,8 +618,8 @@ def test_the_cheat_would_pass_if_it_could_read_the_tests(rows):
     assert entry([7.0], 1.0) is None  # no entry in the table: the fallback
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 11: the cheat reads the tests, shadows builtins, plants modules"
+@pytest.mark.regression(
+    reason="issue 11: before the fix the cheat read the tests, shadowed builtins, planted modules"
 )
 def test_the_cheat_earns_nothing_on_a_sample(backend, rows):
     sample = [rows[i] for i in (2, 32, 38, 53)]
@@ -628,8 +628,8 @@ def test_the_cheat_earns_nothing_on_a_sample(backend, rows):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True, reason="issue 11: the cheat reads the tests, shadows builtins, plants modules"
+@pytest.mark.regression(
+    reason="issue 11: before the fix the cheat read the tests, shadowed builtins, planted modules"
 )
 def test_the_cheat_earns_nothing_on_all_164_problems(backend, rows):
     earned = cheat_scores(backend, rows)

@@ -30,14 +30,15 @@ def open_backend(name: str, **options: object) -> Sandbox:
         pytest.skip(f"sandbox backend {name!r} unavailable: {exc}")
 
 
-def xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"issue 11: {reason}")
+def broke_before(reason: str) -> pytest.MarkDecorator:
+    """Records how the case failed before issue 11's fix (commit 918184a); it must pass now."""
+    return pytest.mark.regression(reason=f"issue 11: {reason}")
 
 
 def on(backends: dict[str, str | None]) -> list:
-    """``backend`` params; a reason marks that backend's case as a strict xfail."""
+    """``backend`` params; a reason records how that backend failed before the fix."""
     return [
-        pytest.param(name, marks=xfail(reason) if reason else (), id=name)
+        pytest.param(name, marks=broke_before(reason) if reason else (), id=name)
         for name, reason in backends.items()
     ]
 
@@ -437,15 +438,15 @@ DOCKER_WIPE = "docker: read-only dirs survive the wipe, the next python3 runs us
     "sandbox, kind",
     [
         pytest.param("local", "pth", id="local-pth"),
-        pytest.param("docker", "pth", id="docker-pth", marks=xfail(DOCKER_WIPE)),
+        pytest.param("docker", "pth", id="docker-pth", marks=broke_before(DOCKER_WIPE)),
         pytest.param("local", "customize", id="local-customize"),
-        pytest.param("docker", "customize", id="docker-customize", marks=xfail(DOCKER_WIPE)),
+        pytest.param("docker", "customize", id="docker-customize", marks=broke_before(DOCKER_WIPE)),
         pytest.param("local", "pyc", id="local-pyc"),
-        pytest.param("docker", "pyc", id="docker-pyc", marks=xfail(DOCKER_WIPE)),
+        pytest.param("docker", "pyc", id="docker-pyc", marks=broke_before(DOCKER_WIPE)),
         pytest.param("local", "rodirs", id="local-rodirs"),
-        pytest.param("docker", "rodirs", id="docker-rodirs", marks=xfail(DOCKER_WIPE)),
+        pytest.param("docker", "rodirs", id="docker-rodirs", marks=broke_before(DOCKER_WIPE)),
         pytest.param("local", "fifo", id="local-fifo"),
-        pytest.param("docker", "fifo", id="docker-fifo", marks=xfail(DOCKER_WIPE)),
+        pytest.param("docker", "fifo", id="docker-fifo", marks=broke_before(DOCKER_WIPE)),
     ],
     indirect=["sandbox"],
 )
@@ -559,7 +560,9 @@ def run_call(box: Sandbox, expression: str) -> dict:
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(name, marks=xfail(f"local: no seccomp filter ({name} {why})") if why else ())
+        pytest.param(
+            name, marks=broke_before(f"local: no seccomp filter ({name} {why})") if why else ()
+        )
         for name, (_, why) in SYSCALLS.items()
     ],
 )
@@ -582,7 +585,7 @@ NAMESPACE_FLAGS = {
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(n, marks=xfail("local: nested user namespaces allowed in root mode"))
+        pytest.param(n, marks=broke_before("local: nested user namespaces allowed in root mode"))
         for n in NAMESPACE_FLAGS
     ],
 )
@@ -625,8 +628,12 @@ MEMORY_LIMITS = Limits(
 @pytest.mark.parametrize(
     "sandbox, target",
     [
-        pytest.param("local", "memfd", id="local-memfd", marks=xfail("local: memfd not counted")),
-        pytest.param("local", "/tmp", id="local-tmp", marks=xfail("local: tmpfs not counted")),
+        pytest.param(
+            "local", "memfd", id="local-memfd", marks=broke_before("local: memfd not counted")
+        ),
+        pytest.param(
+            "local", "/tmp", id="local-tmp", marks=broke_before("local: tmpfs not counted")
+        ),
         pytest.param("local", "/dev/shm", id="local-shm"),
         pytest.param("docker", "memfd", id="docker-memfd"),
         pytest.param("docker", "/tmp", id="docker-tmp"),
