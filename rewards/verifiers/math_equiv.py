@@ -151,8 +151,15 @@ def _unequal(gold: str, answer: str, how: str = "") -> Verdict:
     return Verdict(False, f"not equivalent: {_short(answer)} vs gold {_short(gold)}{how}")
 
 
+_SPACED_THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.])")
+_BETWEEN_DIGITS = re.compile(r"(?<=[\d.])\s+(?=[\d.])")
+
+
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """``text`` without white space, except that digits a space keeps apart stay apart
+    (``4 2`` is not ``42``, ``0 . 5`` not ``0.5``); thousands groups (``1 000``) are joined."""
+    text = _SPACED_THOUSANDS.sub(lambda m: re.sub(r"\s", "", m.group()), text)
+    return re.sub(r"\s+", "", _BETWEEN_DIGITS.sub("\x00", text))
 
 
 # -- text -----------------------------------------------------------------------------------

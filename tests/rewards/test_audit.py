@@ -78,6 +78,7 @@ def test_every_builtin_verifier_passes_on_its_fixtures():
     assert tag_count["extra_think"]["documented_by"] == "tag_count/documented-extra_think"
     math = {p["name"]: p for p in audits["math"]["probes"]}
     assert math["candidates"]["status"] == math["candidate_boxes"]["status"] == "ok"
+    assert math["gold_scattered"]["status"] == "ok"  # "4 2" for 42 earned 1.0 before the fix
 
 
 def test_code_fake_passes_earn_nothing_on_rows_of_each_test_kind(tmp_path):
