@@ -65,3 +65,6 @@ def test_readme_plugin_installs_and_is_discovered(tmp_path):
     assert json.loads(out.stdout)["score"] == 1.0, out.stderr
     out = grpo("verify", "shout", "--completion", "hello", "--option", "min_ratio=0.1", "--json")
     assert json.loads(out.stdout)["score"] == 0.0
+    audit = grpo("audit", "shout")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "PASS shout" in audit.stdout and "3/3 fixtures held" in audit.stdout
