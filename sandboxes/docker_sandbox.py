@@ -51,6 +51,8 @@ def _docker_module() -> Any:
 
 
 def _connect(docker: Any, timeout: int) -> Any:
+    """A client of the engine from the environment (``DOCKER_HOST``...). On a local unix
+    socket, requests does not look up proxy variables for every call (no proxy applies)."""
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()
@@ -59,6 +61,8 @@ def _connect(docker: Any, timeout: int) -> Any:
             f"no Docker engine answers ({error}); start one (as root: "
             "`bash sandboxes/setup-host.sh` starts dockerd) or set DOCKER_HOST"
         ) from error
+    if str(client.api.base_url).startswith("http+docker://"):
+        client.api.trust_env = False
     return client
 
 
