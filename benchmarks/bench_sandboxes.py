@@ -14,7 +14,7 @@ Variants:
   subprocess     ``subprocess.run([python, "-c", program])``: no isolation at all (baseline)
 
 A backend that cannot start here is recorded as unavailable, with the reason.
-Targets: local >= 40 isolated executions/s, docker warm >= 10/s.
+Targets (issue 11): local >= 200 isolated executions/s, docker warm >= 15/s on 2 cores.
 Results go to benchmarks/results/sandboxes.json and sandboxes.md.
 """
 
@@ -44,7 +44,7 @@ PROGRAM = (
     "def add(a, b):\n    return a + b\n\n"
     "assert add(1, 2) == 3\nassert add(-1, 1) == 0\nassert add('a', 'b') == 'ab'\n"
 )
-TARGETS = {"local": 40.0, "docker_warm": 10.0}
+TARGETS = {"local": 200.0, "docker_warm": 15.0}
 VARIANTS: dict[str, tuple[str, dict]] = {
     "local": ("local", {"pool_size": 2}),
     "local_cold": ("local", {"fast": False}),

@@ -36,7 +36,6 @@ import os
 import resource
 import select
 import signal
-import socket
 import stat
 import sys
 import time
@@ -67,7 +66,7 @@ def _prctl(option: int, value: int) -> None:
 class Launcher:
     """Serves one program's requests; ``uid``/``gid`` is the guest identity (None: keep ours)."""
 
-    def __init__(self, sock: socket.socket, uid: int | None, gid: int | None, limits: dict):
+    def __init__(self, sock: object, uid: int | None, gid: int | None, limits: dict):
         self.sock, self.uid, self.gid, self.limits = sock, uid, gid, limits
         self.statuses: dict[int, int] = {}  # exit statuses of reaped children, by pid
         self.spawned: set[int] = set()
@@ -75,6 +74,8 @@ class Launcher:
     # -- requests ------------------------------------------------------------------------------
 
     def serve(self) -> None:
+        import socket
+
         while True:
             try:
                 data, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, MAX_FDS)
@@ -291,8 +292,12 @@ def remove_tree_contents(root: str, mine_only: bool = False) -> None:
             stack.extend((os.path.join(path, name), False) for name in os.listdir(path))
 
 
-def start_launcher(uid: int | None, gid: int | None, limits: dict) -> socket.socket:
-    """Fork the launcher from the run's child; return the program's end of the socket."""
+def start_launcher(uid: int | None, gid: int | None, limits: dict) -> object:
+    """Fork the launcher from the run's child; return the program's end of the socket.
+
+    ``socket`` is imported here, not at module level: a run without guests never pays for it."""
+    import socket
+
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:

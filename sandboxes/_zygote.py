@@ -43,7 +43,18 @@ from types import ModuleType
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 1 << 30
-PRELOAD = ("collections", "functools", "itertools", "math", "re", "string", "typing")
+PRELOAD = (
+    "collections",
+    "functools",
+    "itertools",
+    "math",
+    "re",
+    "string",
+    "typing",
+    "traceback",
+    "base64",
+    "socket",
+)
 
 
 def encode_frame(obj: dict) -> bytes:

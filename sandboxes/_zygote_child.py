@@ -8,7 +8,6 @@ never returns.
 from __future__ import annotations
 
 import atexit
-import base64
 import builtins
 import ctypes
 import io
@@ -17,7 +16,6 @@ import os
 import signal
 import site
 import sys
-import traceback
 import types
 
 try:
@@ -56,6 +54,8 @@ def drop_privileges(uid: int, gid: int) -> None:
 
 def _write_files(files: dict) -> None:
     """Write the request's files (base64 on the wire) into the work dir."""
+    import base64  # here, not at start-up: most runs have no files
+
     for name, (_, data) in files.items():
         path = os.path.join(WORKDIR, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -128,6 +128,8 @@ def _run_program(source: str, guests: bool) -> int:
     except BaseException as exc:
         status = 1
         try:
+            import traceback
+
             traceback.print_exception(type(exc), exc, exc.__traceback__.tb_next)  # type: ignore[union-attr]
         except BaseException:
             os.write(2, f"\n{type(exc).__name__}\n".encode())
