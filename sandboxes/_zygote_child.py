@@ -136,6 +136,16 @@ def _run_program(source: str, guests: bool) -> int:
     return _finish(status)
 
 
+def _prefer_for_oom_killer(score: int) -> None:
+    """Raise our ``oom_score_adj`` (always allowed): out of memory, the kernel kills the run
+    (guests first, at 1000) before the worker, which may not lower its own (docker)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as handle:
+            handle.write(str(score))
+    except OSError:
+        pass
+
+
 def _start_guests(args: dict, limits: dict) -> None:
     """Fork the guest launcher (still privileged) and put the program's end at GUEST_FD."""
     uid = args["guest_uid"] if args["setuid"] else None
@@ -162,6 +172,7 @@ def child_main(req: dict, args: dict, stdin_fd: int, out_w: int, err_w: int) -> 
         os.closerange(3, 1 << 20)
         if guests:
             _start_guests(args, req["limits"])
+        _prefer_for_oom_killer(500 if guests else 1000)
         if args["setuid"]:
             drop_privileges(args["uid"], args["gid"])
         prctl_dumpable(0 if guests else 1)
