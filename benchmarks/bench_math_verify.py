@@ -3,7 +3,7 @@
 One run, same pairs (``math_pairs.make_pairs``, seeded, nothing downloaded):
 
 (a) ``grpo eval --input ROWS.jsonl --verifiers math --workers W --timeout T --out OUT.jsonl
-    --summary-json S.json`` as a subprocess: the verifier in a pebble pool with a per-item kill;
+    --summary-json S.json`` as a subprocess: the verifier in grpokit's worker pool with a per-item kill;
 (b) a plain sequential loop of ``math_verify.verify(math_verify.parse(gold), parse(completion))``
     timing each item. The gold is wrapped in ``$...$`` as math-verify's README asks for LaTeX
     golds (without it "\\{1, 2\\}" parses as the number 2 and "x^2+2x+1" not at all). The
