@@ -20,8 +20,8 @@ Same policy (the embedded default after its cached warm start), task (``arithmet
   grpokit 1e-8).
 
 Each trainer runs in its own process (its peak RSS is that process's ``ru_maxrss``) with 2 torch
-threads. Both are evaluated with the same greedy evaluator (grpo_core.evaluation) on the same
-500 held-out rows every ``--eval-every`` steps; evaluation time is kept out of the step times.
+threads. Both are evaluated with the same greedy evaluator (grpo_core.training.evaluation) on the
+same 500 held-out rows every ``--eval-every`` steps; evaluation time is kept out of the step times.
 grpokit's step time is the wall time of ``Trainer.train_step`` (split from its own metrics),
 TRL's comes from callbacks and wrapped methods (trl_common.StepClock). Writes
 benchmarks/results/vs_trl.json and vs_trl.md.
@@ -98,9 +98,9 @@ OVERLAP_CASES = (
 
 def prepare_worker(spec: dict) -> dict:
     """Build (or load from the cache) the warm-started default policy and a random-init one."""
-    from grpo_core.config import build_config
-    from grpo_core.policy import completion_budget, load_policy, suite_rows
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
+    from grpo_core.training.config import build_config
+    from grpo_core.training.policy import completion_budget, load_policy, suite_rows
+    from grpo_core.training.tiny_model import TinyModelSpec, build_model, build_tokenizer
 
     cfg = build_config({"seed": spec["seed"], "eval_every": 0})
     train, _, suite = suite_rows(cfg)
@@ -120,8 +120,8 @@ def ours_worker(spec: dict) -> dict:
     """grpokit's Trainer: ``train_step`` in a loop, held-out evaluation every N steps."""
     from trl_common import Evaluation, arithmetic_task, heldout_evaluator, peak_rss_mb
 
-    from grpo_core.config import build_config
-    from grpo_core.trainer import Trainer
+    from grpo_core.training.config import build_config
+    from grpo_core.training.trainer import Trainer
 
     cfg = build_config(spec["config"])
     plugins = None

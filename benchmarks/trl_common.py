@@ -5,7 +5,7 @@ its own process. What is shared with the grpokit side, so that only the trainers
 
 - the task rows (``arithmetic_task``) and the reward: TRL's reward function is the suite's own
   ``RewardScheme`` applied to the full task rows (eq. 6.1, the same totals grpokit trains on);
-- the held-out evaluation: ``grpo_core.evaluation.evaluate`` (greedy) on the same rows
+- the held-out evaluation: ``grpo_core.training.evaluation.evaluate`` (greedy) on the same rows
   (``heldout_evaluator``), its time kept out of the step timings.
 
 Timing of TRL (``StepClock``): a step's wall time runs from the end of the previous step's
@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from grpo_core.evaluation import evaluate
-from grpo_core.metrics import process_age
+from grpo_core.training.evaluation import evaluate
+from grpo_core.training.metrics import process_age
 from rewards import get_plugins
 from rewards.scheme import RewardScheme
 

@@ -104,7 +104,7 @@ def plugins():
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
+    from grpo_core.training.tiny_model import TinyModelSpec, build_model, build_tokenizer
 
     path = tmp_path_factory.mktemp("policy")
     tokenizer = build_tokenizer()
@@ -115,8 +115,8 @@ def model_path(tmp_path_factory):
 
 
 def make_trainer(tmp_path, model_path, plugins, **overrides):
-    from grpo_core.config import build_config
-    from grpo_core.trainer import Trainer
+    from grpo_core.training.config import build_config
+    from grpo_core.training.trainer import Trainer
 
     values = {
         "model": str(model_path),
@@ -142,7 +142,7 @@ def completion_logprobs(trainer, rollout):
     """Summed log-prob of each completion under the current policy."""
     import torch
 
-    from grpo_core.optimize import forward_logprobs
+    from grpo_core.training.optimize import forward_logprobs
 
     with torch.no_grad():
         logp, mask, _ = forward_logprobs(trainer.model, rollout, torch.arange(rollout.size), 1.0)

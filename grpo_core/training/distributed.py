@@ -30,11 +30,11 @@ import torch
 from torch import Tensor
 
 from grpo_core.advantages import outcome_advantages as _outcome_advantages
-from grpo_core.config import ConfigError
-from grpo_core.evaluation import EvalResult
-from grpo_core.metrics import RunLog
-from grpo_core.rollout import Rewards, Rollout
-from grpo_core.sampling import Completions, Prompts
+from grpo_core.training.config import ConfigError
+from grpo_core.training.evaluation import EvalResult
+from grpo_core.training.metrics import RunLog
+from grpo_core.training.rollout import Rewards, Rollout
+from grpo_core.training.sampling import Completions, Prompts
 
 #: accelerate set-ups whose parameters are sharded or whose optimiser steps are driven by the
 #: engine: generation, the reference copy, clipping and saving would need their own handling

@@ -12,14 +12,14 @@ import pytest
 import torch
 from trainer_fixtures import make_trainer, one_step
 
-from grpo_core import optimize
-from grpo_core.optimize import rollout_logprobs
+from grpo_core.training import optimize
+from grpo_core.training.optimize import rollout_logprobs
 
 
 @pytest.fixture(scope="module")
 def dropout_model_path(tmp_path_factory):
     """The tiny Llama with attention dropout 0.3: a forward in train mode is random."""
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
+    from grpo_core.training.tiny_model import TinyModelSpec, build_model, build_tokenizer
 
     path = tmp_path_factory.mktemp("dropout-policy")
     tokenizer = build_tokenizer()
@@ -114,7 +114,7 @@ def test_only_the_adapter_trains(tmp_path, model_path, plugins):
 
 
 def test_reference_reset_folds_the_adapter_into_the_base(tmp_path, model_path, plugins):
-    from grpo_core.lora import folds
+    from grpo_core.training.lora import folds
 
     trainer = lora_trainer(tmp_path, model_path, plugins, ref_reset_every=2)
     trainer.train_step()
@@ -188,7 +188,7 @@ def test_checkpointing_gives_the_same_loss_and_gradients(tmp_path, model_path, p
 
 
 def test_generation_uses_the_cache_under_checkpointing(tmp_path, model_path, plugins):
-    from grpo_core.sampling import SamplingParams, encode_prompts, generate
+    from grpo_core.training.sampling import SamplingParams, encode_prompts, generate
 
     trainer = make_trainer(tmp_path, model_path, plugins, gradient_checkpointing=True, lora_r=4)
     model = trainer.model

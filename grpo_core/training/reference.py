@@ -6,8 +6,8 @@ steps).
 
 - A fully trained policy: pi_ref is a frozen, evaluation-mode deep copy; ``reset`` copies the
   policy's weights into it.
-- A LoRA policy (peft, grpo_core.lora): no copy. pi_ref is the policy itself with its adapter
-  disabled, run in eval mode (no dropout, neither the adapter's nor the base model's) and without
+- A LoRA policy (peft, grpo_core.training.lora): no copy. pi_ref is the policy itself with its
+  adapter disabled, run in eval mode (no dropout, neither the adapter's nor the base model's) and without
   gradient; the policy's train/eval mode is restored afterwards. ``reset`` folds the adapter into
   the base weights and zeroes B (``lora.fold_adapter``), so that "adapter disabled" is the
   current policy while the policy itself is unchanged.
@@ -22,9 +22,9 @@ from typing import Any
 
 from torch import Tensor
 
-from grpo_core.lora import fold_adapter, is_peft_model
-from grpo_core.optimize import rollout_logprobs
-from grpo_core.rollout import Rollout
+from grpo_core.training.lora import fold_adapter, is_peft_model
+from grpo_core.training.optimize import rollout_logprobs
+from grpo_core.training.rollout import Rollout
 
 
 class ReferencePolicy:

@@ -88,7 +88,7 @@ def test_mu_two_uses_old_logprobs_and_clips(tmp_path, model_path, plugins):
 def test_micro_batches_accumulate_to_the_full_batch_gradient(tmp_path, model_path, plugins):
     import torch
 
-    from grpo_core import optimize
+    from grpo_core.training import optimize
 
     grads = []
     for size in (64, 3):
@@ -134,9 +134,9 @@ def test_left_padded_logprobs_match_generation_and_gradients_stay_finite(
 ):
     import torch
 
-    from grpo_core.optimize import forward_logprobs
-    from grpo_core.rollout import Rollout
-    from grpo_core.sampling import encode_prompts, split_completions
+    from grpo_core.training.optimize import forward_logprobs
+    from grpo_core.training.rollout import Rollout
+    from grpo_core.training.sampling import encode_prompts, split_completions
 
     trainer = make_trainer(tmp_path, model_path, plugins)
     tok, model = trainer.tokenizer, trainer.model
@@ -163,7 +163,7 @@ def test_step_offsets_map_to_tokens_with_a_multi_character_tokenizer():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from grpo_core.step_tokens import step_token_ends
+    from grpo_core.training.step_tokens import step_token_ends
 
     core = Tokenizer(models.BPE(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Split("\n", behavior="isolated")
@@ -182,7 +182,7 @@ def test_step_offsets_map_to_tokens_with_a_multi_character_tokenizer():
 def test_run_writes_every_metric_samples_and_a_loadable_final_model(tmp_path, model_path, plugins):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from grpo_core.metrics import METRIC_FIELDS
+    from grpo_core.training.metrics import METRIC_FIELDS
 
     trainer = make_trainer(
         tmp_path, model_path, plugins, steps=2, eval_every=1, samples_every=1, samples_per_write=3
@@ -209,7 +209,7 @@ def test_run_writes_every_metric_samples_and_a_loadable_final_model(tmp_path, mo
 
 
 def test_evaluate_reports_accuracy_over_judged_rows(tmp_path, model_path, plugins):
-    from grpo_core.evaluation import evaluate
+    from grpo_core.training.evaluation import evaluate
     from rewards.scheme import RewardScheme
 
     trainer = make_trainer(tmp_path, model_path, plugins, eval_every=1)

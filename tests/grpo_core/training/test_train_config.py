@@ -10,7 +10,7 @@ import pytest
 
 
 def test_yaml_then_overrides_with_types_checked(tmp_path):
-    from grpo_core.config import parse_overrides, resolve_config
+    from grpo_core.training.config import parse_overrides, resolve_config
 
     path = tmp_path / "c.yaml"
     path.write_text("lr: 1e-4\ngroup_size: 4\nbeta: 0.02\nsuite_options: {digits: 2}\n")
@@ -34,14 +34,14 @@ def test_yaml_then_overrides_with_types_checked(tmp_path):
     ],
 )
 def test_bad_configuration_is_named(overrides, message):
-    from grpo_core.config import ConfigError, resolve_config
+    from grpo_core.training.config import ConfigError, resolve_config
 
     with pytest.raises(ConfigError, match=message):
         resolve_config(None, overrides)
 
 
 def test_override_without_value_and_bad_yaml(tmp_path):
-    from grpo_core.config import ConfigError, parse_overrides, resolve_config
+    from grpo_core.training.config import ConfigError, parse_overrides, resolve_config
 
     with pytest.raises(ConfigError, match="--lr needs a value"):
         parse_overrides(["--lr"])
@@ -74,8 +74,8 @@ def test_cli_rejects_unknown_keys_and_trains(tmp_path, model_path):
 def test_automatic_completion_budget(model_path):
     from transformers import AutoModelForCausalLM
 
-    from grpo_core.config import build_config
-    from grpo_core.policy import completion_budget
+    from grpo_core.training.config import build_config
+    from grpo_core.training.policy import completion_budget
 
     rows = [{"solution": "0359"}, {"solution": "0916\n0043"}]
     model = AutoModelForCausalLM.from_pretrained(model_path)  # context 64
@@ -85,8 +85,8 @@ def test_automatic_completion_budget(model_path):
 
 
 def test_prompts_use_the_chat_template_when_the_tokenizer_has_one():
-    from grpo_core.sampling import encode_prompts, prompt_texts
-    from grpo_core.tiny_model import build_tokenizer
+    from grpo_core.training.sampling import encode_prompts, prompt_texts
+    from grpo_core.training.tiny_model import build_tokenizer
 
     tok = build_tokenizer()
     rows = [{"prompt": "1+2="}]

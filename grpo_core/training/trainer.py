@@ -10,12 +10,13 @@ Each outer step reads like the algorithm::
     figures  = optimise(rollout, adv)                       lines 10-11 (mu passes of eq. 3.1)
 
 A step where every group has zero reward variance makes no update and is logged with
-``skipped: true``. Everything that changes during training lives in ``TrainState`` (policy,
-optimiser, schedule, reference, KL controller, prompt cursor, RNG, evaluation history): what
-a checkpoint saves and a resume restores (grpo_core.checkpoint, grpo_core.resume). Under ``accelerate launch`` (several processes)
-each process takes whole prompt groups, generates and scores them, and the loss normaliser,
+``skipped: true``. Everything that changes during training lives in ``TrainState``
+(grpo_core.training.state: policy, optimiser, schedule, reference, KL controller, prompt cursor,
+RNG, evaluation history): what a checkpoint saves and a resume restores
+(grpo_core.training.checkpoint, grpo_core.training.resume). Under ``accelerate launch`` (several
+processes) each process takes whole prompt groups, generates and scores them, and the loss normaliser,
 batch-wide advantages, metrics and evaluation are combined over the processes
-(grpo_core.distributed); only the main process writes files.
+(grpo_core.training.distributed); only the main process writes files.
 """
 
 from __future__ import annotations
@@ -23,49 +24,29 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from grpo_core import checkpoint, distributed, optimize, overlap, resume, trackers
-from grpo_core import rollout as rollout_mod
-from grpo_core.config import TrainConfig, to_yaml
-from grpo_core.evaluation import EvalResult, evaluate
 from grpo_core.kl import AdaptiveKLController
-from grpo_core.metrics import LogPosition, RunLog, process_age, rollout_metrics
-from grpo_core.policy import completion_budget, load_policy, resolve_scheme, suite_rows
-from grpo_core.reference import ReferencePolicy
-from grpo_core.rollout import Rewards, Rollout
-from grpo_core.sampling import (
+from grpo_core.training import checkpoint, distributed, optimize, overlap, resume, trackers
+from grpo_core.training import rollout as rollout_mod
+from grpo_core.training.config import TrainConfig, to_yaml
+from grpo_core.training.evaluation import EvalResult, evaluate
+from grpo_core.training.metrics import LogPosition, RunLog, process_age, rollout_metrics
+from grpo_core.training.policy import completion_budget, load_policy, resolve_scheme, suite_rows
+from grpo_core.training.reference import ReferencePolicy
+from grpo_core.training.rollout import Rewards, Rollout
+from grpo_core.training.sampling import (
     SamplingParams,
     encode_prompts,
     generate,
     prompt_budget,
     repeat_prompts,
 )
-
-
-@dataclass
-class TrainState:
-    """All mutable training state (what a checkpoint holds)."""
-
-    policy: Any
-    optimizer: Any
-    scheduler: Any
-    reference: ReferencePolicy | None
-    kl_controller: AdaptiveKLController | None
-    beta: float
-    prompt_order: torch.Tensor
-    cursor: int = 0
-    step: int = 0
-    advantage_mode: str | None = None  #: resolved on the first step when "auto"
-    generator: torch.Generator = field(default_factory=torch.Generator)
-    history: list[tuple[int, float | None]] = field(default_factory=list)  #: (step, accuracy)
-    initial_eval: EvalResult | None = None  #: the step-0 evaluation
-    last_eval: EvalResult | None = None  #: the newest evaluation
-    seconds: float = 0.0  #: GRPO seconds of the earlier runs this one resumed
+from grpo_core.training.state import TrainState
 
 
 @dataclass
@@ -208,7 +189,7 @@ class Trainer:
 
     def _maybe_checkpoint(self, run_log: RunLog, start: float) -> None:
         """Every ``checkpoint_every`` steps and after the last step: write OUT/checkpoints/step-N
-        (grpo_core.checkpoint), recording where the logs stand."""
+        (grpo_core.training.checkpoint), recording where the logs stand."""
         cfg, state = self.cfg, self.state
         every = cfg.checkpoint_every
         if not every or (state.step % every and state.step != cfg.steps):
@@ -376,7 +357,7 @@ class Trainer:
     def save(self, path: Path) -> None:
         """Model + tokenizer via save_pretrained (loadable by ``grpo evaluate --model``); a LoRA
         policy is saved merged, its adapter also to ``path``-adapter (policy.save_policy)."""
-        from grpo_core.policy import save_policy
+        from grpo_core.training.policy import save_policy
 
         if self.accelerator.is_main_process:  # every process holds the same (DDP) weights
             save_policy(self.model, self.tokenizer, path, self.policy_info)

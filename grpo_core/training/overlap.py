@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from grpo_core.sampling import eos_ids
+from grpo_core.training.sampling import eos_ids
 
 
 class EarlyScoring:

@@ -68,8 +68,8 @@ def write_rollout(model_path: Path, data_dir: Path) -> None:
     """4 prompts x G sampled completions of the real policy, saved with the policy's path."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from grpo_core.rollout import Rollout
-    from grpo_core.sampling import SamplingParams, encode_prompts, generate, repeat_prompts
+    from grpo_core.training.rollout import Rollout
+    from grpo_core.training.sampling import SamplingParams, encode_prompts, generate, repeat_prompts
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
@@ -83,8 +83,8 @@ def write_rollout(model_path: Path, data_dir: Path) -> None:
 
 
 def share(rollout, part: slice):
-    from grpo_core.rollout import Rollout
-    from grpo_core.sampling import Completions, Prompts
+    from grpo_core.training.rollout import Rollout
+    from grpo_core.training.sampling import Completions, Prompts
 
     p, c = rollout.prompts, rollout.completions
     return Rollout(
@@ -98,8 +98,8 @@ def share(rollout, part: slice):
 def case_advantages(accelerator, case: dict, rollout, part: slice) -> torch.Tensor:
     """This process's advantages: outcome ones over the whole batch's rewards (the trainer's
     path under several processes; the plain function in one process), or per-token ones."""
-    from grpo_core import distributed
     from grpo_core.advantages import outcome_advantages, process_advantages
+    from grpo_core.training import distributed
 
     if case.get("advantages") == "process":
         size, width = rollout.size, rollout.completions.ids.shape[1]
@@ -132,8 +132,8 @@ def run_cases(accelerator, data_dir: Path) -> dict[str, dict]:
     """Every case's per-pass gradients and figures on this process's share of the rollout."""
     from transformers import AutoModelForCausalLM
 
-    from grpo_core import distributed, optimize
-    from grpo_core.reference import ReferencePolicy
+    from grpo_core.training import distributed, optimize
+    from grpo_core.training.reference import ReferencePolicy
 
     data = torch.load(data_dir / "rollout.pt", weights_only=False)
     rollout = data["rollout"]

@@ -93,8 +93,8 @@ def plugins():
 
 
 def make_trainer(out, model_path, plugins, messages=None, **overrides):
-    from grpo_core.config import build_config
-    from grpo_core.trainer import Trainer
+    from grpo_core.training.config import build_config
+    from grpo_core.training.trainer import Trainer
 
     values = {**BASE, "model": str(model_path), "out": str(out), **overrides}
     log = messages.append if messages is not None else (lambda m: None)
@@ -113,7 +113,7 @@ def start_child(args: list[str], env: dict[str, str] | None = None) -> subproces
     """``grpo train ARGS`` in a fresh interpreter, with this module registered as a plugin."""
     code = (
         "import sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        f"sys.path[:0] = {[str(Path(__file__).parent), str(Path(__file__).parents[1])]!r}\n"
         "import test_checkpoint\n"
         "from rewards.plugins import get_plugins\n"
         "get_plugins().register(test_checkpoint, name='checkpoint-tests')\n"
@@ -244,7 +244,7 @@ QUICK = {
 
 
 def test_resume_checks_the_configuration_and_steps_may_grow(tmp_path, model_path, plugins):
-    from grpo_core.checkpoint import CheckpointError
+    from grpo_core.training.checkpoint import CheckpointError
 
     out = tmp_path / "run"
     make_trainer(out, model_path, plugins, **QUICK).run()
@@ -278,8 +278,8 @@ def test_resume_checks_the_configuration_and_steps_may_grow(tmp_path, model_path
 
 
 def test_a_checkpoint_cut_short_is_never_resumed_from(tmp_path, model_path, plugins):
-    from grpo_core import checkpoint
-    from grpo_core.metrics import LogPosition
+    from grpo_core.training import checkpoint
+    from grpo_core.training.metrics import LogPosition
 
     out = tmp_path / "run"
     trainer = make_trainer(out, model_path, plugins, **QUICK)
@@ -304,7 +304,7 @@ def test_a_checkpoint_cut_short_is_never_resumed_from(tmp_path, model_path, plug
 
 
 def test_resume_without_a_checkpoint(tmp_path, model_path, plugins):
-    from grpo_core.checkpoint import CheckpointError
+    from grpo_core.training.checkpoint import CheckpointError
 
     messages: list[str] = []
     fresh = make_trainer(tmp_path / "new", model_path, plugins, messages, resume=True, **QUICK)

@@ -13,8 +13,8 @@ suite is the same), the seed (which picks the held-out rows), the sampling tempe
 top-k, ``max_new_tokens``, ``chat_template``, ``max_prompt_length``, ``prompt_truncation`` and
 ``dtype``; otherwise the ``TrainConfig`` defaults apply.
 
-Automatic ``max_new_tokens`` (as grpo_core.policy.completion_budget does for training): with a
-character-level tokenizer (every ordinary token one character, like the embedded default
+Automatic ``max_new_tokens`` (as grpo_core.training.policy.completion_budget does for training):
+with a character-level tokenizer (every ordinary token one character, like the embedded default
 policy's) and rows that carry a reference ``solution``, the longest solution plus EOS and one
 spare token; otherwise 256, at most half the model's context.
 """
@@ -130,7 +130,7 @@ def parse_suite_options(text: str | None) -> dict[str, Any] | None:
 
 def resolve_settings(opts: EvaluateOptions, run: Mapping[str, Any]) -> dict[str, Any]:
     """Explicit options, then the run's settings, then the TrainConfig defaults."""
-    from grpo_core.config import TrainConfig
+    from grpo_core.training.config import TrainConfig
 
     suite = opts.suite or run.get("suite")
     if not suite:
@@ -168,7 +168,7 @@ def is_character_level(tokenizer: Any) -> bool:
 
 def auto_max_new_tokens(tokenizer: Any, rows: list[dict], model: Any) -> tuple[int, str]:
     """The automatic completion budget (module docstring) and how it was chosen."""
-    from grpo_core.policy import HF_MAX_NEW_TOKENS, context_budget, solution_budget
+    from grpo_core.training.policy import HF_MAX_NEW_TOKENS, context_budget, solution_budget
 
     if is_character_level(tokenizer) and all("solution" in r for r in rows):
         budget = solution_budget(rows)
@@ -183,7 +183,7 @@ def run_evaluate(
     """Load, generate (greedy, then K samples), score, write the JSONL, and report."""
     import time
 
-    from grpo_core.evaluation import summarise
+    from grpo_core.training.evaluation import summarise
 
     model_dir = check_model_dir(opts.model)
     run, run_path = run_config(model_dir)
@@ -246,8 +246,8 @@ def _suite_rows_and_scheme(
 
 
 def _load(model_dir: Path, settings: Mapping[str, Any], log: Callable[[str], None]) -> Any:
-    from grpo_core.config import build_config
-    from grpo_core.policy import load_policy
+    from grpo_core.training.config import build_config
+    from grpo_core.training.policy import load_policy
 
     cfg = build_config({"model": str(model_dir), "suite": settings["suite"],
                         "dtype": settings["dtype"]})  # fmt: skip
@@ -268,8 +268,8 @@ def _generate(
     """The greedy ``ScoredCompletions`` and, with ``samples`` > 1, the sampled ones (seeded)."""
     import torch
 
-    from grpo_core.evaluation import generate_and_score
-    from grpo_core.sampling import SamplingParams, prompt_budget
+    from grpo_core.training.evaluation import generate_and_score
+    from grpo_core.training.sampling import SamplingParams, prompt_budget
 
     common = {
         "batch_size": opts.batch_size,

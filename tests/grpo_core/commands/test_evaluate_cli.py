@@ -19,9 +19,9 @@ SUITE_OPTIONS = {"digits": 1, "train_rows": 64, "test_rows": 16}
 def run_dir(tmp_path_factory):
     """A grpo train OUT directory (config.yaml, summary.json, final/) from one step on a tiny
     random Llama, evaluated on 16 held-out rows."""
-    from grpo_core.config import build_config
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
-    from grpo_core.trainer import Trainer
+    from grpo_core.training.config import build_config
+    from grpo_core.training.tiny_model import TinyModelSpec, build_model, build_tokenizer
+    from grpo_core.training.trainer import Trainer
 
     base = tmp_path_factory.mktemp("policy")
     tokenizer = build_tokenizer()
@@ -154,8 +154,8 @@ def test_scheme_file_without_a_correctness_verifier(run_dir, grpo, tmp_path):
 
 
 def test_several_completions_per_row_need_sampling(run_dir):
-    from grpo_core.evaluation import generate_and_score
-    from grpo_core.sampling import SamplingParams
+    from grpo_core.training.evaluation import generate_and_score
+    from grpo_core.training.sampling import SamplingParams
 
     with pytest.raises(ValueError, match="repeat=4: more than one completion per row needs"):
         generate_and_score(None, None, [{"prompt": "1+2="}], None,

@@ -1,14 +1,14 @@
 """The embedded default policy: a tiny Llama with its own character-level tokenizer.
 
-Nothing is downloaded. ``default_policy`` returns the directory of a ``save_pretrained`` model
-and tokenizer (loadable with ``AutoModelForCausalLM`` / ``AutoTokenizer``), building it on the
-first call: a fresh ``LlamaForCausalLM`` (4 layers, hidden 64, 4 heads, tied embeddings, 264k
-parameters) gets a short supervised warm start on the suite's reference solutions
-(grpo_core.warm_start), stopped when a calibration set reaches a target accuracy, so that GRPO
-then has signal. The
-result is cached in ``$GRPOKIT_CACHE`` (default ``~/.cache/grpokit``) under
-``default-policy-<hash>``, the hash covering the architecture, the warm start settings, the suite
-and its options; later runs load it in well under a second.
+Nothing is downloaded. ``default_policy`` (grpo_core.training.embedded_default) returns the
+directory of a ``save_pretrained`` model and tokenizer (loadable with ``AutoModelForCausalLM`` /
+``AutoTokenizer``), building it on the first call: a fresh ``LlamaForCausalLM`` (4 layers, hidden
+64, 4 heads, tied embeddings, 264k parameters) gets a short supervised warm start on the suite's
+reference solutions (grpo_core.training.warm_start), stopped when a calibration set reaches a
+target accuracy, so that GRPO then has signal. The result is cached in ``$GRPOKIT_CACHE``
+(default ``~/.cache/grpokit``) under ``default-policy-<hash>``, the hash covering the
+architecture, the warm start settings, the suite and its options; later runs load it in well
+under a second. This module builds the model and tokenizer and holds the specs.
 
 The tokenizer has one token per character of ``ALPHABET`` plus ``<pad>``, ``<eos>`` and ``<unk>``
 (a ``tokenizers`` BPE model with no merges and a fusing decoder, wrapped as
@@ -20,10 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,54 +143,3 @@ def check_alphabet(texts: Mapping[str, str], where: str) -> None:
                 f"policy's alphabet {ALPHABET!r}; use a compact-style arithmetic suite or pass "
                 f"--model"
             )
-
-
-def default_policy(
-    spec: DefaultPolicySpec | None = None,
-    *,
-    cache: Path | None = None,
-    log: Callable[[str], None] = print,
-) -> tuple[Path, dict[str, Any]]:
-    """The cached default policy's directory and its build info, building it if missing."""
-    spec = spec or DefaultPolicySpec()
-    root = cache or cache_root()
-    target = root / f"default-policy-{spec.digest()}"
-    info_path = target / INFO_FILE
-    if info_path.exists():
-        info = json.loads(info_path.read_text())
-        log(f"embedded default policy: cached at {target}")
-        return target, {**info, "cached": True}
-    log(f"embedded default policy: building (first run) into {target}")
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=root))
-    try:
-        info = _build(spec, tmp, log)
-        try:
-            tmp.rename(target)
-        except OSError:  # another process built it meanwhile: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target, {**info, "cached": False}
-
-
-def _build(spec: DefaultPolicySpec, out: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    from grpo_core.warm_start import warm_start
-
-    start = time.perf_counter()
-    tokenizer = build_tokenizer()
-    model = build_model(spec.model, tokenizer, spec.seed)
-    result = warm_start(model, tokenizer, spec, log=log)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    params = sum(p.numel() for p in model.parameters())
-    info = {
-        "spec": json.loads(json.dumps(asdict(spec), default=str)),
-        "parameters": params,
-        "vocab_size": len(tokenizer),
-        **result,
-        "build_seconds": round(time.perf_counter() - start, 3),
-    }
-    (out / INFO_FILE).write_text(json.dumps(info, indent=2))
-    return info

@@ -9,7 +9,7 @@ evaluation steps). ``advantage_mean`` / ``_std`` are over completions (outcome m
 completion tokens (process mode). ``clip_frac_*`` and ``ratio_mean`` are token means over the mu
 passes: with mu = 1 the ratio is exactly 1 by construction; ``entropy`` is the mean next-token
 entropy over the completion tokens trained on (zero-advantage sequences are skipped when there is
-no KL term, see grpo_core.optimize). ``tokens_per_s`` is the step's
+no KL term, see grpo_core.training.optimize). ``tokens_per_s`` is the step's
 completion tokens over its wall time. ``elapsed`` counts from process start.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grpo_core.rollout import Rewards, Rollout, zero_variance_groups
+from grpo_core.training.rollout import Rewards, Rollout, zero_variance_groups
 
 METRIC_FIELDS = (
     "step", "skipped", "skip_reason", "advantage_mode",

@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import torch
 
-from grpo_core.rollout import correctness
-from grpo_core.sampling import SamplingParams, encode_prompts, generate
+from grpo_core.training.rollout import correctness
+from grpo_core.training.sampling import SamplingParams, encode_prompts, generate
 
 
 @dataclass

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor
 
 from grpo_core.advantages import outcome_advantages, process_advantages
-from grpo_core.sampling import Completions, Prompts
-from grpo_core.step_tokens import step_token_ends
+from grpo_core.training.sampling import Completions, Prompts
+from grpo_core.training.step_tokens import step_token_ends
 
 AdvantageMode = Literal["outcome", "process"]
 

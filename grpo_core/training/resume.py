@@ -19,14 +19,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from grpo_core.checkpoint import (
+from grpo_core.training.checkpoint import (
     CheckpointError,
     checkpoints_dir,
     latest_checkpoint,
     normalised,
     read_state,
 )
-from grpo_core.config import TrainConfig
+from grpo_core.training.config import TrainConfig
 
 #: configuration keys that may differ between a checkpoint and the run resuming it: they change
 #: how the run is carried out or reported, not what it trains (every other key must be equal)

@@ -48,7 +48,7 @@ def test_all_flat_groups_skip_the_update(tmp_path, model_path, plugins):
 
 
 def test_long_prompts_are_cut_from_the_left_or_refused(tmp_path, model_path, plugins):
-    from grpo_core.sampling import PromptTooLongError
+    from grpo_core.training.sampling import PromptTooLongError
 
     cut = make_trainer(tmp_path, model_path, plugins, max_prompt_length=3)
     row = cut.train_step()
@@ -72,9 +72,9 @@ def test_too_few_rows_for_the_batch_is_a_clear_error(tmp_path, model_path, plugi
 def test_empty_completions_are_scored_and_trained(tmp_path, model_path, plugins):
     import torch
 
-    from grpo_core import optimize
-    from grpo_core.rollout import Rollout, advantages, score
-    from grpo_core.sampling import Prompts, split_completions
+    from grpo_core.training import optimize
+    from grpo_core.training.rollout import Rollout, advantages, score
+    from grpo_core.training.sampling import Prompts, split_completions
 
     trainer = make_trainer(tmp_path, model_path, plugins)
     eos, pad = trainer.tokenizer.eos_token_id, trainer.tokenizer.pad_token_id
@@ -99,7 +99,7 @@ def test_empty_completions_are_scored_and_trained(tmp_path, model_path, plugins)
 def test_a_non_finite_gradient_skips_the_optimiser_step(tmp_path, model_path, plugins):
     import torch
 
-    from grpo_core import optimize
+    from grpo_core.training import optimize
 
     trainer = make_trainer(tmp_path, model_path, plugins, group_size=8)
     rollout, _, adv = one_step(trainer)

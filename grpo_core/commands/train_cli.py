@@ -1,4 +1,4 @@
-"""The body of ``grpo train`` (registered from grpo_core.plugin; torch is imported only here,
+"""The body of ``grpo train`` (registered in grpo_core.commands.cli; torch is imported only here,
 when the command runs)."""
 
 from __future__ import annotations
@@ -9,7 +9,13 @@ from typing import Any
 
 import click
 
-from grpo_core.config import ConfigError, field_names, parse_overrides, resolve_config, to_yaml
+from grpo_core.training.config import (
+    ConfigError,
+    field_names,
+    parse_overrides,
+    resolve_config,
+    to_yaml,
+)
 
 EPILOG = (
     "Any configuration key can be set with --KEY VALUE (or in the --config YAML file); "
@@ -43,7 +49,7 @@ def run_train(
         raise click.UsageError(str(exc)) from None
     echo("resolved configuration:")
     echo(to_yaml(cfg).rstrip())
-    from grpo_core.trainer import Trainer
+    from grpo_core.training.trainer import Trainer
 
     try:
         trainer = Trainer(cfg, log=echo)

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from grpo_core.plot import (
+from grpo_core.commands.plot import (
     MetricsFileError,
     build_figure,
     read_metrics,
@@ -26,9 +26,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """OUT of a 4-step grpo train run with a KL term and held-out evaluations every 2 steps."""
-    from grpo_core.config import build_config
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
-    from grpo_core.trainer import Trainer
+    from grpo_core.training.config import build_config
+    from grpo_core.training.tiny_model import TinyModelSpec, build_model, build_tokenizer
+    from grpo_core.training.trainer import Trainer
 
     base = tmp_path_factory.mktemp("policy")
     tokenizer = build_tokenizer()

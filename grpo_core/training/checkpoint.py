@@ -25,8 +25,8 @@ mid-write leaves a ``.tmp-`` directory (or, if someone tampers, a ``step-N`` wit
 which is ignored and removed when the next run starts in OUT. The newest ``checkpoint_keep``
 complete checkpoints are kept.
 
-Resume (``resume: true``; which checkpoint and which configuration changes: grpo_core.resume)
-restores the state above and cuts metrics.jsonl / samples.jsonl back to their recorded lengths,
+Resume (``resume: true``; which checkpoint and which configuration changes:
+grpo_core.training.resume) restores the state above and cuts metrics.jsonl / samples.jsonl back to their recorded lengths,
 so that a step the killed run logged after its last checkpoint is run and logged again exactly
 once.
 """
@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from grpo_core.config import TrainConfig
-from grpo_core.evaluation import EvalResult
-from grpo_core.metrics import LogPosition, check_logs
+from grpo_core.training.config import TrainConfig
+from grpo_core.training.evaluation import EvalResult
+from grpo_core.training.metrics import LogPosition, check_logs
 
 if TYPE_CHECKING:
-    from grpo_core.trainer import TrainState
+    from grpo_core.training.state import TrainState
 
 CHECKPOINTS_DIR = "checkpoints"
 COMPLETE_MARKER = "COMPLETE"
@@ -185,7 +185,7 @@ def save_checkpoint(
 def policy_weights(model: Any) -> str | None:
     """``"trainable"`` when only the trainable tensors need saving: some weights are frozen and no
     reference reset has folded a LoRA adapter into them; else None (save everything)."""
-    from grpo_core.lora import folds
+    from grpo_core.training.lora import folds
 
     frozen = any(not p.requires_grad for p in model.parameters())
     return "trainable" if frozen and folds(model) == 0 else None
@@ -245,7 +245,7 @@ def _payload(
     accelerator: Any,
     weights: str,
 ) -> dict[str, Any]:
-    from grpo_core.lora import folds
+    from grpo_core.training.lora import folds
 
     def result(r: EvalResult | None) -> dict | None:
         return None if r is None else dataclasses.asdict(r)
@@ -333,7 +333,7 @@ def restore(path: Path, state: TrainState, accelerator: Any) -> LogPosition:
 
 
 def _restore_folds(model: Any, count: int) -> None:
-    from grpo_core.lora import FOLDS_ATTRIBUTE, is_peft_model
+    from grpo_core.training.lora import FOLDS_ATTRIBUTE, is_peft_model
 
     if count and is_peft_model(model):
         setattr(model, FOLDS_ATTRIBUTE, count)

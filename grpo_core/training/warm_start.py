@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from grpo_core.tiny_model import DefaultPolicySpec, check_alphabet
+from grpo_core.training.tiny_model import DefaultPolicySpec, check_alphabet
 
 IGNORE = -100
 #: the calibration rows are drawn from the train split with seed + CALIBRATION_SEED_OFFSET

@@ -61,8 +61,8 @@ def scheme(log_dir: Path | None = None, workers: int = 2) -> dict:
 
 
 def make_trainer(out: Path, model_path, plugins, **overrides):
-    from grpo_core.config import build_config
-    from grpo_core.trainer import Trainer
+    from grpo_core.training.config import build_config
+    from grpo_core.training.trainer import Trainer
 
     values = {
         "model": str(model_path),

@@ -6,8 +6,8 @@ With ``lora_r > 0`` every targeted weight matrix W of the loaded policy is used 
 
 and only A and B train (peft ``LoraConfig``, task type CAUSAL_LM); W stays frozen. Since B = 0 at
 the start, training begins from the loaded policy. The reference pi_ref of the KL term (eq. 3.1)
-is then the same model with its adapter switched off (``grpo_core.reference``): no second copy of
-the weights is held.
+is then the same model with its adapter switched off (``grpo_core.training.reference``): no
+second copy of the weights is held.
 
 ``fold_adapter`` is Algorithm 1's line 3 (pi_ref <- pi_theta) for such a policy: W <- W + (alpha /
 r) B A, then B <- 0. The policy computes the same function as before (to rounding; in bfloat16 or
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grpo_core.config import TrainConfig
+from grpo_core.training.config import TrainConfig
 
 ALL_LINEAR = "all-linear"
 #: attribute counting the folds of ``fold_adapter`` on the peft model

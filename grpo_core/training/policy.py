@@ -1,16 +1,16 @@
 """What a run trains on: the policy and tokenizer, the suite's rows and the reward scheme.
 
-With no ``model`` the embedded default policy is used (grpo_core.tiny_model), built for the
-run's suite, options and seed on first use and cached. A tokenizer without a pad token pads with
-its EOS. The model's shipped ``generation_config`` is set aside while training (sampling follows
-the run's own settings only) and restored when the final model is saved.
+With no ``model`` the embedded default policy is used (grpo_core.training.embedded_default), built
+for the run's suite, options and seed on first use and cached. A tokenizer without a pad token
+pads with its EOS. The model's shipped ``generation_config`` is set aside while training (sampling
+follows the run's own settings only) and restored when the final model is saved.
 
 ``gradient_checkpointing`` recomputes each decoder layer's activations in the backward pass
 (non-reentrant torch checkpointing) instead of keeping them: less memory, one more forward per
 layer, the same loss and gradients. ``config.use_cache`` is off while training (no forward builds
 a KV cache); generation still uses the cache, since it runs in eval mode, where nothing is
 checkpointed, and asks for it explicitly. With ``lora_r > 0`` the policy is wrapped in a LoRA
-adapter (grpo_core.lora) and saved merged into a plain transformers model.
+adapter (grpo_core.training.lora) and saved merged into a plain transformers model.
 """
 
 from __future__ import annotations
@@ -22,9 +22,15 @@ from typing import Any
 
 import torch
 
-from grpo_core.config import TrainConfig
-from grpo_core.lora import apply_lora, folds, is_peft_model, merged_state_dict, parameter_counts
-from grpo_core.sampling import isolate_generation_config
+from grpo_core.training.config import TrainConfig
+from grpo_core.training.lora import (
+    apply_lora,
+    folds,
+    is_peft_model,
+    merged_state_dict,
+    parameter_counts,
+)
+from grpo_core.training.sampling import isolate_generation_config
 
 
 def load_policy(
@@ -35,7 +41,8 @@ def load_policy(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if cfg.model is None:
-        from grpo_core.tiny_model import DefaultPolicySpec, default_policy
+        from grpo_core.training.embedded_default import default_policy
+        from grpo_core.training.tiny_model import DefaultPolicySpec
 
         options = dict(cfg.suite_options)
         if suite is not None and dataclasses.is_dataclass(suite.options):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from grpo_core.config import build_config
-from grpo_core.policy import load_policy
+from grpo_core.training.config import build_config
+from grpo_core.training.policy import load_policy
 
 
 def _dropout_model(tmp_path):
-    from grpo_core.tiny_model import TinyModelSpec, build_model, build_tokenizer
+    from grpo_core.training.tiny_model import TinyModelSpec, build_model, build_tokenizer
 
     tokenizer = build_tokenizer()
     model = build_model(TinyModelSpec(layers=2, hidden=32, heads=2, intermediate=64), tokenizer, 0)

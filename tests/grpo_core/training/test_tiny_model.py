@@ -8,7 +8,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-from grpo_core.tiny_model import (
+from grpo_core.training.embedded_default import default_policy
+from grpo_core.training.tiny_model import (
     ALPHABET,
     INFO_FILE,
     DefaultPolicySpec,
@@ -17,9 +18,8 @@ from grpo_core.tiny_model import (
     build_model,
     build_tokenizer,
     check_alphabet,
-    default_policy,
 )
-from grpo_core.warm_start import encode_supervised, greedy_exact_match
+from grpo_core.training.warm_start import encode_supervised, greedy_exact_match
 
 SMALL = TinyModelSpec(layers=1, hidden=32, heads=2, intermediate=64)
 
@@ -96,7 +96,7 @@ def test_warm_start_stops_at_the_calibration_target(tmp_path):
 
 
 def test_cache_directory_comes_from_the_environment(tmp_path, monkeypatch):
-    from grpo_core.tiny_model import cache_root
+    from grpo_core.training.tiny_model import cache_root
 
     monkeypatch.setenv("GRPOKIT_CACHE", str(tmp_path / "c"))
     assert cache_root() == tmp_path / "c"

@@ -14,7 +14,7 @@ count for the token aggregation), so the accumulated gradient is the full-batch 
 - A non-finite gradient norm skips the optimiser step (reported, never applied).
 - Log-probs use logits divided by the sampling temperature (the policy that generated the
   completions), through the memory-lean ``token_logprobs``.
-- Several processes (``accelerate launch``, grpo_core.distributed): ``num_items`` and the
+- Several processes (``accelerate launch``, grpo_core.training.distributed): ``num_items`` and the
   number of trainable sequences are summed over the processes; each micro-batch but the last
   runs under ``accelerator.no_sync`` so gradients are synchronised once per pass; the loss is
   back-propagated times P because the synchronisation averages, so the result is the gradient
@@ -33,10 +33,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from grpo_core.distributed import sum_dicts, sum_over_processes
 from grpo_core.logprobs import token_entropy, token_logprobs
 from grpo_core.loss import grpo_loss
-from grpo_core.rollout import Rollout
+from grpo_core.training.distributed import sum_dicts, sum_over_processes
+from grpo_core.training.rollout import Rollout
 
 
 @dataclass(frozen=True)
