@@ -267,7 +267,11 @@ def test_non_root_host_uses_a_user_namespace() -> None:
     """The code path for a non-root host user, run for real: an outer bwrap makes us uid 1000."""
     repo = Path(__file__).resolve().parents[2]
     argv = ["bwrap", "--dev-bind", "/", "/", "--unshare-user", "--uid", "1000", "--gid", "1000"]
-    argv += ["--tmpfs", "/tmp", sys.executable, "-c", USERNS_SCRIPT]
+    argv += ["--tmpfs", "/tmp"]
+    for path in sorted({str(repo), sys.prefix, sys.base_prefix}):  # a clone under /tmp stays
+        if Path(path).resolve().is_relative_to("/tmp"):
+            argv += ["--bind", path, path]
+    argv += [sys.executable, "-c", USERNS_SCRIPT]
     env = {**os.environ, "PYTHONPATH": str(repo)}
     done = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=repo, env=env)
     assert done.returncode == 0, done.stderr
