@@ -134,7 +134,7 @@ def test_grpo_verify_reports_an_infinite_loop_as_the_verifiers_timeout(tmp_path)
 
 
 def test_the_trainers_reward_scheme_reports_an_infinite_loop_as_the_verifiers_timeout():
-    # as grpo_core.policy.resolve_scheme builds it (reward_workers, reward_timeout overrides);
+    # as grpo_core.training.policy.resolve_scheme builds it (reward_workers, reward_timeout overrides);
     # the trainer prefetches a finished completion, then score() collects it
     config = {"verifiers": {"code": {"options": {"case_timeout": CASE_TIMEOUT}}}}
     with RewardScheme.from_config(config, workers=1, timeout=2) as scheme:
