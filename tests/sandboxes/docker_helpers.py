@@ -48,3 +48,25 @@ def wait_for(predicate, seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.1)
     return predicate()
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def watchdogs(session: str) -> list[int]:
+    """Pids of live watchdog processes of ``session`` (its id is on their command line)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"docker_watchdog" in cmdline and session.encode() in cmdline:
+            found.append(int(entry.name))
+    return [pid for pid in found if pid_alive(pid)]

@@ -30,6 +30,7 @@ from docker_helpers import (  # noqa: E402
     engine,
     session_containers,
     wait_for,
+    watchdogs,
 )
 
 pytestmark = pytest.mark.docker
@@ -106,19 +107,6 @@ def test_close_removes_every_container_and_is_idempotent(client):
         box.run("print(1)")
 
 
-def watchdog_pids(session: str) -> list[int]:
-    """Pids of the watchdog processes of ``session`` (its id is on their command line)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"docker_watchdog" in cmdline and session.encode() in cmdline:
-            found.append(int(entry.name))
-    return found
-
-
 def test_containers_of_a_killed_owner_are_reaped_by_the_next_sandbox(client):
     child = textwrap.dedent(
         f"""
@@ -136,7 +124,7 @@ def test_containers_of_a_killed_owner_are_reaped_by_the_next_sandbox(client):
         session = proc.stdout.readline().strip()
         assert session, "the child process did not start its sandbox"
         assert wait_for(lambda: len(session_containers(client, session)) == 2)
-        for pid in watchdog_pids(session):  # the reaper is the backstop when the watchdog is gone
+        for pid in watchdogs(session):  # the reaper is the backstop when the watchdog is gone
             os.kill(pid, signal.SIGKILL)
     finally:
         os.kill(proc.pid, signal.SIGKILL)

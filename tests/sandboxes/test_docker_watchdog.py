@@ -24,7 +24,14 @@ from rewards.verifier import Verifier, VerifyResult
 from sandboxes.registry import get_sandbox
 
 pytest.importorskip("docker", reason="the Docker SDK for Python is not installed")
-from docker_helpers import REPO, assert_nothing_left, engine, session_containers  # noqa: E402
+from docker_helpers import (  # noqa: E402
+    REPO,
+    assert_nothing_left,
+    engine,
+    pid_alive,
+    session_containers,
+    watchdogs,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -50,28 +57,6 @@ def gone_within(predicate, seconds: float = GONE_WITHIN_SECONDS) -> float | None
             return time.monotonic() - start
         time.sleep(0.1)
     return None
-
-
-def pid_alive(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def watchdogs(session: str) -> list[int]:
-    """Pids of live watchdog processes of ``session`` (its id is on their command line)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"docker_watchdog" in cmdline and session.encode() in cmdline:
-            found.append(int(entry.name))
-    return [pid for pid in found if pid_alive(pid)]
 
 
 @pytest.fixture
