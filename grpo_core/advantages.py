@@ -1,6 +1,6 @@
 """Group-relative advantages: outcome supervision (eq. 3.3-3.5) and process supervision (eq. 3.6-3.7).
 
-Equation numbers refer to ``shared/reference/grpo-textbook.md``.
+Equation numbers are those of the GRPO textbook (README, References).
 """
 
 from __future__ import annotations

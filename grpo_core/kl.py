@@ -36,7 +36,7 @@ def kl_penalty(logprobs: Tensor, ref_logprobs: Tensor, kind: KLKind = "k3") -> T
 
 @dataclass
 class AdaptiveKLController:
-    """Adapts beta towards a target KL (grpo-notes 4.1.1 flowchart; Ziegler et al. 2019).
+    """Adapts beta towards a target KL (GRPO notes, sec. 4.1.1 flowchart; Ziegler et al. 2019).
 
     After each step with observed KL:  e = clip(KL / target - 1, -0.2, 0.2),
     beta <- beta * (1 + e * n_steps / horizon). KL above target raises beta, below lowers it.

@@ -4,7 +4,7 @@ For the logits z in R^V at one position and the token o_t actually generated the
 
     log pi(o_t | q, o_<t) = z_{o_t} - logsumexp(z),
 
-and the sequence log-prob is the sum of these over t (eq. 1.6 of grpo-textbook.md). The naive
+and the sequence log-prob is the sum of these over t (GRPO textbook, eq. 1.6). The naive
 ``torch.log_softmax(logits, -1).gather(...)`` materialises a full [B, T, V] log-prob tensor to
 keep only B*T numbers out of it; with a 32k-152k vocabulary that copy (and the one more that
 its backward makes) dominates memory. Here the [B*T, V] rows are processed ``chunk_size`` rows at

@@ -11,7 +11,7 @@ An ``r_aux`` term of the reward sum (textbook eq. 6.1; why explicit length terms
 ``R_overlong`` is DAPO's soft overlong punishment (Yu et al. 2025, eq. 13), ``L`` the completion's
 length in ``unit`` (characters, or whitespace-separated words as a stand-in for tokens),
 ``L_max`` = ``max_length``, ``L_buf`` = ``buffer`` (0: a hard cut at ``L_max``) and ``c`` =
-``per_unit``, the explicit linear penalty of dr-grpo-notes 4.3 (``-0.001 * len``; 0 by default).
+``per_unit``, the explicit linear penalty of the Dr. GRPO notes, sec. 4.3 (``-0.001 * len``; 0 by default).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def test_textbook_g_equals_two_is_plus_minus_one():
 
 
 def test_course_four_of_eight_correct_with_sample_std():
-    # grpo-course: 8 answers, 4 correct: mean 0.5, sample std 0.53, A = +-0.94
+    # GRPO course: 8 answers, 4 correct: mean 0.5, sample std 0.53, A = +-0.94
     rewards = torch.tensor([1.0, 0, 0, 1, 0, 1, 1, 0])
     adv = outcome_advantages(rewards, 8, std="sample")
     sample_std = math.sqrt(8 * 0.25 / 7)
