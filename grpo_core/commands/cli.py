@@ -15,6 +15,13 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
+class OneLineError(InputError):
+    """Bad input shown as one stderr line ``error: ...`` (no usage block), exit code 2."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
 def register_all(cli: Any) -> None:
     """Add every grpo_core command to the click group ``cli``."""
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
+from grpo_core.commands.cli import OneLineError
 from grpo_core.training.config import (
     ConfigError,
+    TrainConfig,
     field_names,
     parse_overrides,
     resolve_config,
@@ -30,6 +33,24 @@ def echo(message: str) -> None:
         click.echo(message)
 
 
+def looks_local(model: str) -> bool:
+    """A --model value meant as a directory (not a Hub repo id): ``.``/``/``/``~`` or a separator."""
+    return model.startswith((".", "/", "~")) or os.sep in model
+
+
+def check_invocation(cfg: TrainConfig) -> None:
+    """Checks that need no torch, run before anything is printed or written to ``cfg.out``:
+    a local-looking --model that does not exist, an unknown suite or suite option."""
+    if cfg.model and looks_local(cfg.model) and not Path(cfg.model).expanduser().exists():
+        raise OneLineError(f"model directory {cfg.model} does not exist")
+    from rewards.plugins import PluginError, get_plugins
+
+    try:
+        get_plugins().suite(cfg.suite, **cfg.suite_options)
+    except (PluginError, ValueError) as exc:
+        raise OneLineError(str(exc)) from None
+
+
 def run_train(
     suite: str | None,
     model: str | None,
@@ -46,7 +67,8 @@ def run_train(
                 overrides[key] = value
         cfg = resolve_config(config, overrides)
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise OneLineError(str(exc)) from None
+    check_invocation(cfg)
     echo("resolved configuration:")
     echo(to_yaml(cfg).rstrip())
     from grpo_core.training.trainer import Trainer
