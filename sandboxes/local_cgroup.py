@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,7 @@ class SlotCgroup:
         if own is None or os.geteuid() != 0:
             return None
         parent, version = own
+        _sweep(parent)
         path = parent / f"grpokit-{os.getpid()}-{next(_names)}"
         try:
             path.mkdir()
@@ -120,10 +122,31 @@ class SlotCgroup:
         return 0
 
     def remove(self) -> None:
-        """Delete the cgroups once their processes are gone (best effort)."""
+        """Delete the cgroups once their processes are gone (retried briefly: the kernel may
+        still be tearing the last task down). A host killed before this ran leaves them to the
+        next sandbox's ``_sweep``."""
+        give_up = time.monotonic() + 2.0
         for path in (self.run, self.path):
-            with contextlib.suppress(OSError):
-                path.rmdir()
+            while path.exists():
+                try:
+                    path.rmdir()
+                except OSError:
+                    if time.monotonic() > give_up:
+                        break
+                    time.sleep(0.01)
+
+
+def _sweep(parent: Path) -> None:
+    """Remove the slot cgroups that hosts which died without cleaning up left under ``parent``."""
+    for stale in parent.glob("grpokit-*-*"):
+        try:
+            owner = int(stale.name.split("-")[1])
+        except ValueError:
+            continue
+        if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+            for path in (stale / "run", stale):
+                with contextlib.suppress(OSError):
+                    path.rmdir()
 
 
 def children_of(pid: int) -> list[int]:

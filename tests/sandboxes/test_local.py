@@ -336,3 +336,23 @@ def test_interpreter_and_session(local_sandbox: Sandbox) -> None:
 def test_unusable_interpreter_is_reported() -> None:
     with pytest.raises(SandboxUnavailable, match="cannot run python='/nonexistent/python3'"):
         LocalSandbox(python="/nonexistent/python3")
+
+
+def test_memory_cgroups_are_removed_and_stale_ones_swept() -> None:
+    """Each slot's cgroups go with the slot; a host killed before it cleaned up leaves its
+    cgroups to the next sandbox, which removes them (nothing accumulates on the host)."""
+    from sandboxes.local_cgroup import _own_cgroup
+
+    own = _own_cgroup()
+    if own is None or os.geteuid() != 0:
+        pytest.skip("no writable memory cgroup here: the slots run without one")
+    parent = own[0]
+    stale = parent / "grpokit-999999999-0"  # no such pid
+    (stale / "run").mkdir(parents=True)
+    before = set(parent.glob(f"grpokit-{os.getpid()}-*"))  # other tests' live sandboxes
+    with LocalSandbox(pool_size=2) as sandbox:
+        assert not stale.exists()
+        mine = set(parent.glob(f"grpokit-{os.getpid()}-*")) - before
+        assert len(mine) >= 1 and all((path / "run").is_dir() for path in mine)
+        assert sandbox.run("print(1)").stdout == "1\n"
+    assert not [path for path in mine if path.exists()]
