@@ -132,12 +132,9 @@ class Launcher:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
-        with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as handle:
-            handle.write("1000")  # out of memory, a guest goes first (the tester stays)
+        prefer_for_oom_killer(1000)  # out of memory, a guest goes first (the tester stays)
         if self.uid is not None:
-            os.setgroups([])
-            os.setresgid(self.gid, self.gid, self.gid)
-            os.setresuid(self.uid, self.uid, self.uid)  # clears every capability
+            drop_privileges(self.uid, self.gid)
         os.umask(0o077)
         with contextlib.suppress(FileExistsError):
             os.mkdir(GUEST_HOME, 0o700)
@@ -220,9 +217,7 @@ class Launcher:
             status = 1
             try:
                 if self.uid is not None:
-                    os.setgroups([])
-                    os.setresgid(self.gid, self.gid, self.gid)
-                    os.setresuid(self.uid, self.uid, self.uid)
+                    drop_privileges(self.uid, self.gid)
                 if os.path.isdir(GUEST_HOME) and os.lstat(GUEST_HOME).st_uid == os.getuid():
                     remove_tree_contents(GUEST_HOME)
                 status = 0
@@ -233,13 +228,17 @@ class Launcher:
 
 def _children() -> list[int]:
     """Our live children (guests, and processes they left that were reparented to us)."""
-    me = os.getpid()
-    found: list[int] = []
+    return children_of(os.getpid())
+
+
+def children_of(pid: int) -> list[int]:
+    """The pids of ``pid``'s children (also used by the host, for its workers)."""
     try:
-        with open(f"/proc/{me}/task/{me}/children") as handle:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
             return [int(p) for p in handle.read().split()]
     except OSError:
         pass
+    found: list[int] = []
     for name in os.listdir("/proc"):  # kernels without CONFIG_PROC_CHILDREN
         if name.isdigit():
             try:
@@ -247,9 +246,23 @@ def _children() -> list[int]:
                     fields = handle.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if int(fields[1]) == me:
+            if int(fields[1]) == pid:
                 found.append(int(name))
     return found
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become ``uid``/``gid`` with no supplementary groups."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # from root to non-root: clears every capability
+
+
+def prefer_for_oom_killer(score: int) -> None:
+    """Raise our ``oom_score_adj`` (always allowed, unlike lowering it): out of memory, the
+    kernel kills the higher scores first."""
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as handle:
+        handle.write(str(score))
 
 
 def apply_limits(limits: dict) -> None:

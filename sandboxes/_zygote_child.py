@@ -45,13 +45,6 @@ def prctl_dumpable(flag: int) -> None:
     _LIBC.prctl(4, flag, 0, 0, 0)
 
 
-def drop_privileges(uid: int, gid: int) -> None:
-    """Become ``uid``/``gid`` with no supplementary groups."""
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)  # from root to non-root: clears every capability
-
-
 def _write_files(files: dict) -> None:
     """Write the request's files (base64 on the wire) into the work dir."""
     import base64  # here, not at start-up: most runs have no files
@@ -136,16 +129,6 @@ def _run_program(source: str, guests: bool) -> int:
     return _finish(status)
 
 
-def _prefer_for_oom_killer(score: int) -> None:
-    """Raise our ``oom_score_adj`` (always allowed): out of memory, the kernel kills the run
-    (guests first, at 1000) before the worker, which may not lower its own (docker)."""
-    try:
-        with open("/proc/self/oom_score_adj", "w") as handle:
-            handle.write(str(score))
-    except OSError:
-        pass
-
-
 def _start_guests(args: dict, limits: dict) -> None:
     """Fork the guest launcher (still privileged) and put the program's end at GUEST_FD."""
     uid = args["guest_uid"] if args["setuid"] else None
@@ -172,9 +155,11 @@ def child_main(req: dict, args: dict, stdin_fd: int, out_w: int, err_w: int) -> 
         os.closerange(3, 1 << 20)
         if guests:
             _start_guests(args, req["limits"])
-        _prefer_for_oom_killer(500 if guests else 1000)
+        # out of memory, the kernel kills the run (guests first) before the worker, which may
+        # not lower its own score (docker)
+        _guest.prefer_for_oom_killer(500 if guests else 1000)
         if args["setuid"]:
-            drop_privileges(args["uid"], args["gid"])
+            _guest.drop_privileges(args["uid"], args["gid"])
         prctl_dumpable(0 if guests else 1)
         os.umask(0o077 if guests else 0o022)
         os.chdir(WORKDIR)
@@ -224,7 +209,7 @@ def janitor_main(uid: int | None, gid: int | None, scratch: tuple[str, ...] = (W
     status = 1
     try:
         if uid is not None:
-            drop_privileges(uid, gid)
+            _guest.drop_privileges(uid, gid)
         for directory in scratch:
             _guest.remove_tree_contents(directory, mine_only=True)
         _remove_sysv_ipc()

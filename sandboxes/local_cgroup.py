@@ -147,18 +147,3 @@ def _sweep(parent: Path) -> None:
             for path in (stale / "run", stale):
                 with contextlib.suppress(OSError):
                     path.rmdir()
-
-
-def children_of(pid: int) -> list[int]:
-    """Host pids of ``pid``'s children."""
-    with contextlib.suppress(OSError):
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    found = []
-    for entry in Path("/proc").iterdir():  # kernels without CONFIG_PROC_CHILDREN
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if (
-                entry.name.isdigit()
-                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
-            ):
-                found.append(int(entry.name))
-    return found

@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
+from sandboxes._guest import children_of
 from sandboxes._zygote import HEADER, MAX_FRAME, decode_body, encode_frame
 from sandboxes.base import SandboxUnavailable
 from sandboxes.local_bwrap import BwrapPlan, bwrap_argv, next_slot_uid, passwd_data
-from sandboxes.local_cgroup import SlotCgroup, children_of
+from sandboxes.local_cgroup import SlotCgroup
 from sandboxes.syscall_policy import bpf_program, sealed_fd
 
 START_TIMEOUT = 30.0  # seconds for bwrap + interpreter start (generous: 2 busy cores)
